@@ -1,0 +1,1 @@
+"""The ``station-agent`` command line: thin wrappers over the library."""

@@ -1,0 +1,90 @@
+"""Entry point of ``station-agent`` (DESIGN §5).
+
+Exit codes: 0 success, 1 a check or operation failed, 2 bad usage or bad
+input. Every error is one line on stderr saying what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from station_agent import __version__
+from station_agent.cli import ledger_cmds
+from station_agent.errors import StationAgentError
+from station_agent.paths import resolve_state_dir
+
+PROG = "station-agent"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = _Parser(
+        prog=PROG,
+        description="Agent of an ID-card printing station: exact blank ledger, devices, "
+                    "faults, uplink.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="state directory (default: $STATION_AGENT_STATE, the config's "
+                             "[station] state_dir, else /var/lib/station-agent for root or "
+                             "~/.local/state/station-agent)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="station.toml (default: $STATION_AGENT_CONFIG, else "
+                             "/etc/station-agent/station.toml if present)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="a simulated station day, ending with the balances",
+                          description="Run a simulated station day on embedded defaults. "
+                                      "Uses a fresh temporary state directory unless "
+                                      "--state-dir is given.")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed (same seed, same day)")
+    demo.add_argument("--jobs", type=int, default=400, help="print jobs in the day")
+    demo.add_argument("--keep", action="store_true", help="keep the temporary state directory")
+    demo.set_defaults(func=_cmd_demo, needs_state=False)
+
+    ledger_cmds.add_parsers(sub)
+    return parser
+
+
+def _cmd_demo(args: argparse.Namespace, _state: object) -> int:
+    from station_agent.demo import run_demo
+
+    return run_demo(state_dir=args.state_dir, seed=args.seed, jobs=args.jobs, keep=args.keep)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        state_dir = None
+        if getattr(args, "needs_state", True):
+            state_dir = resolve_state_dir(args.state_dir, args.config)
+        code: int = args.func(args, state_dir)
+        return code
+    except StationAgentError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): not an error of ours.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

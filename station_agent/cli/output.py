@@ -1,0 +1,70 @@
+"""Printing for the CLI: one JSON document for ``--json``, plain tables otherwise."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+
+from station_agent.ledger import Balances, Entry
+
+
+def emit_json(doc: object) -> None:
+    """Print exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False))
+    sys.stdout.write("\n")
+
+
+def table(rows: Iterable[tuple[str, object]], *, indent: int = 2) -> str:
+    """Two aligned columns: names left, values right."""
+    rows = list(rows)
+    if not rows:
+        return ""
+    width = max(len(k) for k, _ in rows)
+    vwidth = max(len(_fmt(v)) for _, v in rows)
+    return "\n".join(f"{' ' * indent}{k:<{width}}  {_fmt(v):>{vwidth}}" for k, v in rows)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def balances_text(b: Balances, where: str) -> str:
+    """The human view of ``blanks``."""
+    lines = [
+        f"Blank balances at {where} (entry {b.entries:,})",
+        table([
+            ("stock", b.stock),
+            ("in_printer", b.in_printer),
+            ("issued", b.issued),
+            ("spoiled_held", b.spoiled_held),
+            ("spoiled_disposed", b.spoiled_disposed),
+            ("lost", b.lost),
+        ]),
+        "",
+        table([
+            ("received", b.received),
+            ("adjusted", f"{b.adjusted:+,}"),
+            ("accounted for", b.accounted),
+        ]),
+        f"  chain head {b.entries}:{b.chain_head[:16]}",
+    ]
+    return "\n".join(lines)
+
+
+def entry_text(e: Entry) -> str:
+    """One line describing a recorded (or replayed) entry."""
+    what = f"{e.kind} of {e.count:,} blank(s) {e.src} -> {e.dst}"
+    extra = ", ".join(
+        f"{k} {v}" for k, v in (("batch", e.batch_id), ("job", e.job_id),
+                                ("first serial", e.first_serial), ("reason", e.reason),
+                                ("reference", e.reference))
+        if v is not None
+    )
+    if extra:
+        what += f" ({extra})"
+    if e.replay:
+        return f"already recorded as entry {e.seq}: {what}; nothing changed"
+    return f"recorded entry {e.seq}: {what} [id {e.idem_id}]"

@@ -1,0 +1,36 @@
+"""The hash chain: how an entry's content is encoded and hashed.
+
+Each entry stores ``prev_hash`` (the hash of the entry before it) and
+``hash`` = SHA-256 over every stored field of the entry, ``prev_hash``
+included. The encoding joins the fields with the unit separator (0x1F) and
+writes a missing value as the record separator (0x1E); control characters
+are refused in every text field (:func:`station_agent.ledger.model.validate`),
+so the encoding is unambiguous and cheap enough to verify at several hundred
+thousand entries per second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+_SEP = "\x1f"
+_NONE = "\x1e"
+
+#: Encoding version, part of the genesis hash so a future change is explicit.
+CHAIN_VERSION = "station-agent-ledger-chain/1"
+
+
+def genesis_hash(ledger_id: str) -> str:
+    """The ``prev_hash`` of entry 1: binds the chain to this ledger's id."""
+    return hashlib.sha256(f"{CHAIN_VERSION}{_SEP}{ledger_id}".encode()).hexdigest()
+
+
+def entry_hash(values: Sequence[object]) -> str:
+    """Hash of an entry given its stored fields in column order, without ``hash``.
+
+    ``values`` is ``(seq, ts, kind, src, dst, count, idem_id, batch_id, job_id,
+    device, first_serial, reason, reference, prev_hash)``.
+    """
+    text = _SEP.join([_NONE if v is None else str(v) for v in values])
+    return hashlib.sha256(text.encode()).hexdigest()

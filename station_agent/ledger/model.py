@@ -1,0 +1,257 @@
+"""Accounts, transfer kinds and the shape of a transfer (DESIGN §3).
+
+Blanks move only by double-entry transfers between accounts. This module is
+pure: it knows which transfers exist and what a well-formed one looks like;
+the rules that depend on the ledger's state (balances, jobs, earlier ids)
+live in :mod:`station_agent.ledger.rules`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from typing import Final
+
+from station_agent.ledger.errors import InvalidTransfer
+
+# --- accounts -------------------------------------------------------------
+
+STOCK: Final = "stock"
+IN_PRINTER: Final = "in_printer"
+ISSUED: Final = "issued"
+SPOILED_HELD: Final = "spoiled_held"
+SPOILED_DISPOSED: Final = "spoiled_disposed"
+LOST: Final = "lost"
+EXTERNAL: Final = "external"
+
+#: Every account, in the order reports show them.
+ACCOUNTS: Final = (STOCK, IN_PRINTER, ISSUED, SPOILED_HELD, SPOILED_DISPOSED, LOST, EXTERNAL)
+#: Accounts that hold physical blanks of the office; none may go negative.
+HELD_ACCOUNTS: Final = (STOCK, IN_PRINTER, ISSUED, SPOILED_HELD, SPOILED_DISPOSED, LOST)
+
+# --- transfer kinds ---------------------------------------------------------
+
+RECEIVE: Final = "receive"
+PICK: Final = "pick"
+COMPLETE: Final = "complete"
+REJECT: Final = "reject"
+DISPOSE: Final = "dispose"
+WRITE_OFF: Final = "write_off"
+ADJUST: Final = "adjust"
+
+KINDS: Final = (RECEIVE, PICK, COMPLETE, REJECT, DISPOSE, WRITE_OFF, ADJUST)
+#: Kinds that settle a job picked earlier.
+OUTCOMES: Final = (COMPLETE, REJECT, WRITE_OFF)
+
+#: The (from, to) routes each kind may take.
+ROUTES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    RECEIVE: ((EXTERNAL, STOCK),),
+    PICK: ((STOCK, IN_PRINTER),),
+    COMPLETE: ((IN_PRINTER, ISSUED),),
+    REJECT: ((IN_PRINTER, SPOILED_HELD),),
+    DISPOSE: ((SPOILED_HELD, SPOILED_DISPOSED),),
+    WRITE_OFF: ((STOCK, LOST), (IN_PRINTER, LOST)),
+    ADJUST: ((EXTERNAL, STOCK), (STOCK, EXTERNAL)),
+}
+
+#: A job moves exactly one card.
+JOB_CARD_COUNT: Final = 1
+#: Far above any real delivery; keeps arithmetic and typos in check.
+MAX_COUNT: Final = 1_000_000_000
+
+_MAX_ID_LEN = 128
+_MAX_TEXT_LEN = 500
+# Control characters are refused everywhere: they are never meant, they break
+# one-line logs and CSV, and the hash encoding relies on their absence.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A request to move ``count`` blanks from ``src`` to ``dst``.
+
+    ``idem_id`` is the idempotency id: recording the same id again with the
+    same content is a no-op that returns the original entry; with different
+    content it is refused.
+    """
+
+    kind: str
+    src: str
+    dst: str
+    count: int
+    idem_id: str
+    batch_id: str | None = None
+    job_id: str | None = None
+    device: str | None = None
+    first_serial: str | None = None
+    reason: str | None = None
+    reference: str | None = None
+
+    def content(self) -> tuple[object, ...]:
+        """Everything that must match for a replay of ``idem_id`` to be a no-op."""
+        return (
+            self.kind, self.src, self.dst, self.count, self.batch_id, self.job_id,
+            self.device, self.first_serial, self.reason, self.reference,
+        )
+
+    def describe(self) -> str:
+        """A short human description, used in error messages."""
+        parts = [f"{self.kind} {self.count} {self.src}->{self.dst}"]
+        for name in ("batch_id", "job_id", "device", "first_serial", "reason", "reference"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One committed, hash-chained ledger entry.
+
+    ``seq`` is the entry number (1, 2, 3 ... with no gaps). ``replay`` is not
+    stored: it is True when :meth:`Ledger.record` found this entry already
+    recorded under the same idempotency id and changed nothing.
+    """
+
+    seq: int
+    ts: str
+    kind: str
+    src: str
+    dst: str
+    count: int
+    idem_id: str
+    batch_id: str | None
+    job_id: str | None
+    device: str | None
+    first_serial: str | None
+    reason: str | None
+    reference: str | None
+    prev_hash: str
+    hash: str
+    replay: bool = field(default=False, compare=False)
+
+    @property
+    def transfer(self) -> Transfer:
+        """The transfer this entry records."""
+        return Transfer(
+            self.kind, self.src, self.dst, self.count, self.idem_id, self.batch_id,
+            self.job_id, self.device, self.first_serial, self.reason, self.reference,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """Every stored field (not ``replay``), in column order."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "replay"}
+
+
+#: Stored columns of an entry, in order (also the export column order).
+ENTRY_COLUMNS: Final = tuple(f.name for f in fields(Entry) if f.name != "replay")
+
+
+# --- validation of a single transfer (state-independent) ---------------------
+
+def _check_text(name: str, value: str | None, *, required: bool, max_len: int) -> None:
+    if value is None:
+        if required:
+            raise InvalidTransfer(f"{name} is required: give a non-empty {name}")
+        return
+    if not isinstance(value, str):
+        raise InvalidTransfer(f"{name} must be text, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidTransfer(f"{name} is empty: give a non-empty {name}")
+    if value != value.strip():
+        raise InvalidTransfer(f"{name} {value!r} has leading or trailing spaces: remove them")
+    if len(value) > max_len:
+        raise InvalidTransfer(f"{name} is {len(value)} characters long: at most {max_len} allowed")
+    if _CONTROL.search(value):
+        raise InvalidTransfer(
+            f"{name} {value!r} contains a control character (newline, tab ...): "
+            "use plain one-line text"
+        )
+
+
+def validate(t: Transfer) -> None:
+    """Refuse a transfer that is malformed whatever the ledger holds."""
+    if t.kind not in ROUTES:
+        raise InvalidTransfer(f"unknown transfer kind {t.kind!r}: expected one of {', '.join(KINDS)}")
+    if (t.src, t.dst) not in ROUTES[t.kind]:
+        allowed = " or ".join(f"{a}->{b}" for a, b in ROUTES[t.kind])
+        raise InvalidTransfer(f"{t.kind} cannot move blanks {t.src}->{t.dst}: it moves {allowed}")
+    if isinstance(t.count, bool) or not isinstance(t.count, int):
+        raise InvalidTransfer(f"count must be a whole number, got {t.count!r}")
+    if not 1 <= t.count <= MAX_COUNT:
+        raise InvalidTransfer(f"count must be between 1 and {MAX_COUNT}, got {t.count}")
+    _check_text("idempotency id", t.idem_id, required=True, max_len=_MAX_ID_LEN)
+    _check_text("batch id", t.batch_id, required=t.kind == RECEIVE, max_len=_MAX_ID_LEN)
+    job_required = t.kind in (PICK, COMPLETE, REJECT) or (t.kind == WRITE_OFF and t.src == IN_PRINTER)
+    _check_text("job id", t.job_id, required=job_required, max_len=_MAX_ID_LEN)
+    _check_text("device", t.device, required=False, max_len=_MAX_ID_LEN)
+    _check_text("first serial", t.first_serial, required=False, max_len=_MAX_ID_LEN)
+    _check_text("reason", t.reason, required=t.kind in (REJECT, WRITE_OFF, ADJUST),
+                max_len=_MAX_TEXT_LEN)
+    _check_text("reference", t.reference, required=t.kind == DISPOSE, max_len=_MAX_TEXT_LEN)
+    if t.batch_id is not None and t.kind != RECEIVE:
+        raise InvalidTransfer(f"a batch id belongs to a receive, not to a {t.kind}")
+    if t.first_serial is not None and t.kind != RECEIVE:
+        raise InvalidTransfer(f"a first serial belongs to a receive, not to a {t.kind}")
+    if t.job_id is not None and not job_required:
+        raise InvalidTransfer(
+            f"a job id belongs to pick, complete, reject or write_off from in_printer, "
+            f"not to {t.kind} {t.src}->{t.dst}"
+        )
+    if t.job_id is not None and t.count != JOB_CARD_COUNT:
+        raise InvalidTransfer(f"a job moves exactly one card, got count {t.count} for job {t.job_id!r}")
+
+
+# --- constructors: the transfers callers actually make ----------------------
+
+def receive(batch_id: str, count: int, *, first_serial: str | None = None,
+            idem_id: str | None = None) -> Transfer:
+    """A delivery of ``count`` blanks; the id defaults to ``receive:<batch>``."""
+    return Transfer(RECEIVE, EXTERNAL, STOCK, count, idem_id or f"receive:{batch_id}",
+                    batch_id=batch_id, first_serial=first_serial)
+
+
+def pick(job_id: str, *, device: str | None = None, idem_id: str | None = None) -> Transfer:
+    """A printer took one blank from its feeder for ``job_id``."""
+    return Transfer(PICK, STOCK, IN_PRINTER, JOB_CARD_COUNT, idem_id or f"pick:{job_id}",
+                    job_id=job_id, device=device)
+
+
+def complete(job_id: str, *, device: str | None = None, idem_id: str | None = None) -> Transfer:
+    """The card of ``job_id`` was printed, verified and ejected."""
+    return Transfer(COMPLETE, IN_PRINTER, ISSUED, JOB_CARD_COUNT,
+                    idem_id or f"complete:{job_id}", job_id=job_id, device=device)
+
+
+def reject(job_id: str, reason: str, *, device: str | None = None,
+           idem_id: str | None = None) -> Transfer:
+    """The card of ``job_id`` is spoiled and kept in custody."""
+    return Transfer(REJECT, IN_PRINTER, SPOILED_HELD, JOB_CARD_COUNT,
+                    idem_id or f"reject:{job_id}", job_id=job_id, device=device, reason=reason)
+
+
+def write_off_job(job_id: str, reason: str, *, device: str | None = None,
+                  idem_id: str | None = None) -> Transfer:
+    """The card of ``job_id`` is gone (unaccounted for)."""
+    return Transfer(WRITE_OFF, IN_PRINTER, LOST, JOB_CARD_COUNT,
+                    idem_id or f"write_off:{job_id}", job_id=job_id, device=device, reason=reason)
+
+
+def write_off_stock(count: int, reason: str, idem_id: str, *, device: str | None = None) -> Transfer:
+    """``count`` blanks left stock without a job (lost, or an unreported pick)."""
+    return Transfer(WRITE_OFF, STOCK, LOST, count, idem_id, device=device, reason=reason)
+
+
+def dispose(count: int, reference: str, *, idem_id: str | None = None) -> Transfer:
+    """Spoiled blanks handed back or destroyed under document ``reference``."""
+    return Transfer(DISPOSE, SPOILED_HELD, SPOILED_DISPOSED, count,
+                    idem_id or f"dispose:{reference}", reference=reference)
+
+
+def adjust(delta: int, reason: str, idem_id: str) -> Transfer:
+    """A physical stock-count correction: ``delta`` > 0 adds to stock, < 0 removes."""
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+        raise InvalidTransfer(f"an adjustment must be a non-zero whole number, got {delta!r}")
+    if delta > 0:
+        return Transfer(ADJUST, EXTERNAL, STOCK, delta, idem_id, reason=reason)
+    return Transfer(ADJUST, STOCK, EXTERNAL, -delta, idem_id, reason=reason)

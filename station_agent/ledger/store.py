@@ -1,0 +1,347 @@
+"""The ledger's SQLite file: schema, opening, durability settings, errors.
+
+Durability rules (``shared/reference/durability.md``):
+
+* WAL with ``synchronous=FULL``: a committed transaction survives power loss.
+  Both are set explicitly and read back; a mismatch refuses to open.
+* One writer at a time. Inside a process the :class:`~station_agent.ledger.Ledger`
+  owns one writer connection; across processes every write transaction (and
+  the checkpoint that may follow it) runs under an exclusive ``flock`` on
+  ``ledger.lock``, so two connections never write or checkpoint at once
+  (SQLite 3.7.0-3.51.2 can corrupt a WAL database when they do).
+* Readers open the file read-only and cannot checkpoint.
+
+The file is recognised by its SQLite ``application_id``; anything else is
+refused, never overwritten or "repaired".
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from station_agent.ledger import model
+from station_agent.ledger.chain import CHAIN_VERSION, genesis_hash
+from station_agent.ledger.errors import LedgerMissing, NotALedger, StorageError
+
+LEDGER_FILE: Final = "ledger.db"
+LOCK_FILE: Final = "ledger.lock"
+#: ``PRAGMA application_id``: ASCII "SAGL" (station-agent ledger).
+APPLICATION_ID: Final = 0x5341474C
+SCHEMA_VERSION: Final = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_BUSY_TIMEOUT_MS = 30_000
+
+#: Integer columns of the ``state`` row: every account, then ``total_<kind>``.
+STATE_COUNTERS: Final = (*model.ACCOUNTS, *(f"total_{k}" for k in model.KINDS))
+#: Reads the whole ``state`` row: counters, then head seq and hash.
+STATE_SELECT: Final = f"SELECT {', '.join(STATE_COUNTERS)}, head_seq, head_hash FROM state"
+
+SCHEMA: Final = (
+    """CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    # The append-only, hash-chained log. seq is the entry number.
+    """CREATE TABLE entries (
+        seq          INTEGER PRIMARY KEY,
+        ts           TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        src          TEXT NOT NULL,
+        dst          TEXT NOT NULL,
+        count        INTEGER NOT NULL,
+        idem_id      TEXT NOT NULL UNIQUE,
+        batch_id     TEXT,
+        job_id       TEXT,
+        device       TEXT,
+        first_serial TEXT,
+        reason       TEXT,
+        reference    TEXT,
+        prev_hash    TEXT NOT NULL,
+        hash         TEXT NOT NULL
+    )""",
+    """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+       BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
+    """CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+       BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
+    # The maintained state, one row: account balances, signed per-kind totals
+    # and the chain head, all updated in the same transaction as every append
+    # (one page to write per commit). Balances are read in O(1) whatever the
+    # length of the log; deleting or appending entries without also rewriting
+    # the head is detected by `ledger verify`.
+    f"""CREATE TABLE state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        {", ".join(f"{a} INTEGER NOT NULL" for a in model.ACCOUNTS)},
+        {", ".join(f"total_{k} INTEGER NOT NULL" for k in model.KINDS)},
+        head_seq  INTEGER NOT NULL,
+        head_hash TEXT NOT NULL
+    )""",
+    # Index of jobs: one pick, at most one outcome.
+    """CREATE TABLE jobs (
+        job_id      TEXT PRIMARY KEY,
+        pick_seq    INTEGER NOT NULL,
+        outcome     TEXT,
+        outcome_seq INTEGER
+    ) WITHOUT ROWID""",
+    # Index of delivered serial ranges, for the overlap check.
+    """CREATE TABLE serial_ranges (
+        prefix TEXT NOT NULL,
+        first  INTEGER NOT NULL,
+        last   INTEGER NOT NULL,
+        width  INTEGER NOT NULL,
+        seq    INTEGER NOT NULL
+    )""",
+    "CREATE INDEX serial_ranges_by_prefix ON serial_ranges (prefix, first)",
+)
+
+
+def ledger_path(state_dir: Path) -> Path:
+    """Where the ledger of ``state_dir`` lives."""
+    return state_dir / LEDGER_FILE
+
+
+def now_utc() -> str:
+    """The current time as ISO 8601 UTC with microseconds, e.g. ``2026-11-24T04:52:00.123456Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- errors -------------------------------------------------------------------
+
+def translate(exc: BaseException, path: Path, doing: str) -> StorageError:
+    """Turn an sqlite3 or OS error into a one-line :class:`StorageError`."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    err = getattr(exc, "errno", None)
+    where = str(path)
+    if name == "SQLITE_FULL" or err == errno.ENOSPC:
+        return StorageError(
+            f"disk full while {doing} {where}: nothing was recorded; free space on that "
+            "file system and try again"
+        )
+    if name.startswith("SQLITE_READONLY") or err == errno.EROFS:
+        return StorageError(
+            f"{where} is read-only while {doing} it: nothing was recorded; remount the file "
+            "system read-write or point --state-dir at a writable directory"
+        )
+    if err in (errno.EACCES, errno.EPERM) or name == "SQLITE_PERM":
+        return StorageError(
+            f"permission denied while {doing} {where}: run as the station-agent user or fix "
+            "the directory's owner and mode"
+        )
+    if name == "SQLITE_NOTADB":
+        return NotALedger(
+            f"{where} is not a station-agent ledger (not an SQLite database): point "
+            "--state-dir at the station's state directory, or move this file away"
+        )
+    if name.startswith("SQLITE_CORRUPT"):
+        return StorageError(
+            f"{where} is corrupt ({exc}): nothing was changed; keep the file for inspection, "
+            "run `station-agent ledger verify` and restore the ledger from a backup"
+        )
+    if name == "SQLITE_BUSY" or name.startswith("SQLITE_BUSY"):
+        return StorageError(
+            f"{where} stayed locked by another process while {doing} it: check for a stuck "
+            "station-agent process and try again"
+        )
+    return StorageError(f"storage error while {doing} {where}: {exc}")
+
+
+# --- locking ------------------------------------------------------------------
+
+class WriteLock:
+    """The cross-process writer lock (``flock`` on ``ledger.lock``)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_FILE
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o660)
+        except OSError as exc:
+            raise translate(exc, self.path, "opening the lock file") from exc
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the duration of the block."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Release the file descriptor."""
+        os.close(self._fd)
+
+
+# --- opening ------------------------------------------------------------------
+
+def _check_magic(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise translate(exc, path, "reading") from exc
+    if head and head != _SQLITE_MAGIC:
+        raise NotALedger(
+            f"{path} is not a station-agent ledger (not an SQLite database): point "
+            "--state-dir at the station's state directory, or move this file away"
+        )
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when the file is one of our ledgers, False when it is a blank database."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise NotALedger(
+                f"{path} is a station-agent ledger of schema version {version}, this program "
+                f"reads version {SCHEMA_VERSION}: use the matching station-agent release"
+            )
+        return True
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id == 0 and tables == 0:
+        return False
+    raise NotALedger(
+        f"{path} is an SQLite database but not a station-agent ledger: point --state-dir at "
+        "the station's state directory, or move this file away"
+    )
+
+
+def _set_durability(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    conn.execute("PRAGMA synchronous=FULL")
+    sync = conn.execute("PRAGMA synchronous").fetchone()[0]
+    if str(mode).lower() != "wal" or sync != 2:
+        raise StorageError(
+            f"{path}: SQLite refused WAL with synchronous=FULL (got journal_mode={mode}, "
+            f"synchronous={sync}); the ledger would not survive power loss, so it is not opened"
+        )
+
+
+def _initialise(conn: sqlite3.Connection, station_id: str | None) -> None:
+    ledger_id = str(uuid.uuid4())
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for stmt in SCHEMA:
+            conn.execute(stmt)
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("ledger_id", ledger_id), ("created_at", now_utc()),
+             ("chain", CHAIN_VERSION), ("station_id", station_id or "")],
+        )
+        zeros = ", ".join("0" for _ in STATE_COUNTERS)
+        conn.execute(f"INSERT INTO state (id, {', '.join(STATE_COUNTERS)}, head_seq, head_hash) "
+                     f"VALUES (1, {zeros}, 0, ?)", (genesis_hash(ledger_id),))
+        conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def open_writer(state_dir: Path, lock: WriteLock, *, create: bool,
+                station_id: str | None = None) -> sqlite3.Connection:
+    """Open (and with ``create``, initialise) the ledger for writing."""
+    path = ledger_path(state_dir)
+    if path.exists():
+        _check_magic(path)
+    elif not create:
+        raise LedgerMissing(
+            f"no ledger at {path}: record a delivery first (`station-agent blanks receive`) "
+            "or point --state-dir at the station's state directory"
+        )
+    conn: sqlite3.Connection | None = None
+    try:
+        with lock.held():
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            is_ledger = _check_identity(conn, path)
+            if not is_ledger and not create:
+                raise LedgerMissing(f"{path} is an empty database, not a ledger yet: record a "
+                                    "delivery first (`station-agent blanks receive`)")
+            _set_durability(conn, path)
+            if not is_ledger:
+                _initialise(conn, station_id)
+        return conn
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise translate(exc, path, "opening") from exc
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+
+
+def open_reader(state_dir: Path) -> sqlite3.Connection:
+    """Open the ledger read-only (it cannot write or checkpoint)."""
+    path = ledger_path(state_dir)
+    if not path.exists():
+        raise LedgerMissing(
+            f"no ledger at {path}: record a delivery first (`station-agent blanks receive`) "
+            "or point --state-dir at the station's state directory"
+        )
+    _check_magic(path)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        if not _check_identity(conn, path):
+            conn.close()
+            raise LedgerMissing(f"{path} is an empty database, not a ledger yet: record a "
+                                "delivery first (`station-agent blanks receive`)")
+        return conn
+    except sqlite3.Error as exc:
+        raise translate(exc, path, "reading") from exc
+
+
+@dataclass(slots=True)
+class State:
+    """The maintained ``state`` row: balances, signed per-kind totals, chain head."""
+
+    balances: dict[str, int]
+    totals: dict[str, int]
+    head_seq: int
+    head_hash: str
+
+
+def read_state(conn: sqlite3.Connection) -> State:
+    """Read the ``state`` row (one statement, so one consistent snapshot)."""
+    row = conn.execute(STATE_SELECT).fetchone()
+    if row is None:
+        raise StorageError("the ledger's state record is missing: run `station-agent ledger "
+                           "verify` and restore the ledger from a backup")
+    n = len(model.ACCOUNTS)
+    return State(
+        balances=dict(zip(model.ACCOUNTS, row[:n], strict=True)),
+        totals=dict(zip(model.KINDS, row[n:n + len(model.KINDS)], strict=True)),
+        head_seq=row[-2],
+        head_hash=row[-1],
+    )
+
+
+_STATE_UPDATE = (f"UPDATE state SET {', '.join(f'{c} = ?' for c in STATE_COUNTERS)}, "
+                 "head_seq = ?, head_hash = ? WHERE id = 1")
+
+
+def write_state(conn: sqlite3.Connection, state: State) -> None:
+    """Store ``state`` (inside the caller's write transaction)."""
+    conn.execute(_STATE_UPDATE, (
+        *(state.balances[a] for a in model.ACCOUNTS),
+        *(state.totals[k] for k in model.KINDS),
+        state.head_seq, state.head_hash,
+    ))
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
+    """The ledger's metadata (``ledger_id``, ``created_at``, ``station_id`` ...)."""
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())

@@ -1,0 +1,168 @@
+"""``ledger verify``: recompute the chain and every balance from the entries.
+
+One pass over the log, in a single read transaction (a consistent snapshot
+even while a daemon writes):
+
+* entry numbers run 1, 2, 3 ... without gaps;
+* each entry's ``prev_hash`` is the previous entry's hash (entry 1: the
+  genesis hash of this ledger's id) and its ``hash`` matches its content;
+* each entry is a legal transfer (known kind and route, positive count) that
+  keeps every account non-negative, and per job there is one pick and at
+  most one outcome;
+* the stored chain head names the last entry and its hash;
+* balances and totals recomputed from the entries equal the stored ones.
+
+The first entry that fails is reported as ``first_break``; problems that
+belong to no single entry (a tampered balance row) are listed in
+``problems`` with ``first_break`` left ``None``.
+
+A chain head witnessed elsewhere (printed on the daily report, sent over the
+uplink) can be checked with ``expect``: ``(seq, hash)`` must still be the
+hash of entry ``seq``. That is what detects a consistent rewrite of the
+whole chain, which the file alone cannot.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from station_agent.ledger import model
+from station_agent.ledger.chain import entry_hash, genesis_hash
+from station_agent.ledger.store import read_meta, read_state
+
+_FETCH = 20_000
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """Outcome of :func:`verify` (``ledger verify --json``)."""
+
+    ok: bool
+    entries: int
+    first_break: int | None
+    problems: list[str] = field(default_factory=list)
+    chain_head: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The contract fields ``ok``, ``entries``, ``first_break``, then extras."""
+        return {"ok": self.ok, "entries": self.entries, "first_break": self.first_break,
+                "problems": list(self.problems), "chain_head": self.chain_head}
+
+
+def verify(conn: sqlite3.Connection, *, expect: tuple[int, str] | None = None) -> VerifyReport:
+    """Verify the ledger behind ``conn`` (read-only use). See the module docstring."""
+    conn.execute("BEGIN")
+    try:
+        return _verify(conn, expect)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyReport:
+    problems: list[str] = []
+    first_break: int | None = None
+
+    meta = read_meta(conn)
+    prev = genesis_hash(meta.get("ledger_id", ""))
+    routes = {k: frozenset(v) for k, v in model.ROUTES.items()}
+    balances = dict.fromkeys(model.ACCOUNTS, 0)
+    totals = dict.fromkeys(model.KINDS, 0)
+    held = frozenset(model.HELD_ACCOUNTS)
+    jobs: dict[str, int] = {}  # job id -> 1 picked, 2 settled
+    pick, outcomes, adjust_k, external = model.PICK, frozenset(model.OUTCOMES), model.ADJUST, \
+        model.EXTERNAL
+    expected = 1
+    witnessed: str | None = None
+    witness_seq = expect[0] if expect else -1
+
+    cur = conn.execute(
+        "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
+        "first_serial, reason, reference, prev_hash, hash FROM entries ORDER BY seq"
+    )
+
+    def brk(seq: int, why: str) -> None:
+        nonlocal first_break
+        first_break = seq
+        problems.append(f"entry {seq}: {why}")
+
+    while first_break is None:
+        rows = cur.fetchmany(_FETCH)
+        if not rows:
+            break
+        for row in rows:
+            seq = row[0]
+            if seq != expected:
+                brk(expected, f"missing (the next entry present is {seq})")
+                break
+            if row[13] != prev:
+                brk(seq, "prev_hash does not match the hash of the entry before it")
+                break
+            h = entry_hash(row[:14])
+            if h != row[14]:
+                brk(seq, "content does not match its stored hash (the entry was changed)")
+                break
+            kind, src, dst, count, job = row[2], row[3], row[4], row[5], row[8]
+            route = routes.get(kind)
+            if route is None or (src, dst) not in route or type(count) is not int or count < 1:
+                brk(seq, f"not a legal transfer ({kind} {count} {src}->{dst})")
+                break
+            b = balances[src] - count
+            if b < 0 and src in held:
+                brk(seq, f"takes {src} below zero")
+                break
+            balances[src] = b
+            balances[dst] += count
+            totals[kind] += -count if (kind == adjust_k and dst == external) else count
+            if job is not None:
+                state = jobs.get(job, 0)
+                if kind == pick:
+                    if state:
+                        brk(seq, f"second pick of job {job!r}")
+                        break
+                    jobs[job] = 1
+                elif kind in outcomes:
+                    if state != 1:
+                        brk(seq, f"{kind} of job {job!r} " + (
+                            "without a pick" if state == 0 else "after its outcome"))
+                        break
+                    jobs[job] = 2
+            if seq == witness_seq:
+                witnessed = h
+            prev = h
+            expected += 1
+
+    count = expected - 1
+    stored = read_state(conn)
+    if first_break is None:
+        if stored.head_seq > count:
+            brk(count + 1, f"missing (the chain head says the log ends at entry "
+                           f"{stored.head_seq})")
+        elif stored.head_seq < count:
+            brk(stored.head_seq + 1,
+                f"not covered by the chain head (head is entry {stored.head_seq})")
+        elif stored.head_hash != prev:
+            brk(count, "its hash does not match the stored chain head")
+
+    if first_break is None:
+        for account in model.ACCOUNTS:
+            if stored.balances[account] != balances[account]:
+                problems.append(f"stored balance of {account} is {stored.balances[account]}, "
+                                f"the entries give {balances[account]}")
+        for kind in model.KINDS:
+            if stored.totals[kind] != totals[kind]:
+                problems.append(f"stored total of {kind} is {stored.totals[kind]}, "
+                                f"the entries give {totals[kind]}")
+
+    if expect is not None:
+        seq, want = expect
+        if seq > count or (first_break is not None and seq >= first_break):
+            problems.append(f"witnessed entry {seq} is not in the verified log")
+        elif witnessed is None or not witnessed.startswith(want.lower()):
+            problems.append(f"entry {seq} no longer has the witnessed hash {want}: the log was "
+                            "rewritten after it was witnessed")
+            if first_break is None:
+                first_break = seq
+
+    return VerifyReport(ok=not problems, entries=count, first_break=first_break,
+                        problems=problems, chain_head=prev if first_break is None else None)
