@@ -21,7 +21,8 @@ _HEAD = re.compile(r"^([0-9]+):([0-9a-fA-F]{8,64})$")
 def positive_count(text: str) -> int:
     """argparse type: a whole number of at least 1."""
     if not _POSITIVE.match(text) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number of blanks, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number of blanks, got {text!r}")
     if int(text) > model.MAX_COUNT:
         raise argparse.ArgumentTypeError(f"{text} is more than {model.MAX_COUNT:,} blanks")
     return int(text)

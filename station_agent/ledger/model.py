@@ -172,7 +172,8 @@ def _check_text(name: str, value: str | None, *, required: bool, max_len: int) -
 def validate(t: Transfer) -> None:
     """Refuse a transfer that is malformed whatever the ledger holds."""
     if t.kind not in ROUTES:
-        raise InvalidTransfer(f"unknown transfer kind {t.kind!r}: expected one of {', '.join(KINDS)}")
+        raise InvalidTransfer(
+            f"unknown transfer kind {t.kind!r}: expected one of {', '.join(KINDS)}")
     if (t.src, t.dst) not in ROUTES[t.kind]:
         allowed = " or ".join(f"{a}->{b}" for a, b in ROUTES[t.kind])
         raise InvalidTransfer(f"{t.kind} cannot move blanks {t.src}->{t.dst}: it moves {allowed}")
@@ -182,7 +183,8 @@ def validate(t: Transfer) -> None:
         raise InvalidTransfer(f"count must be between 1 and {MAX_COUNT}, got {t.count}")
     _check_text("idempotency id", t.idem_id, required=True, max_len=_MAX_ID_LEN)
     _check_text("batch id", t.batch_id, required=t.kind == RECEIVE, max_len=_MAX_ID_LEN)
-    job_required = t.kind in (PICK, COMPLETE, REJECT) or (t.kind == WRITE_OFF and t.src == IN_PRINTER)
+    job_required = t.kind in (PICK, COMPLETE, REJECT) or (
+        t.kind == WRITE_OFF and t.src == IN_PRINTER)
     _check_text("job id", t.job_id, required=job_required, max_len=_MAX_ID_LEN)
     _check_text("device", t.device, required=False, max_len=_MAX_ID_LEN)
     _check_text("first serial", t.first_serial, required=False, max_len=_MAX_ID_LEN)
@@ -199,7 +201,8 @@ def validate(t: Transfer) -> None:
             f"not to {t.kind} {t.src}->{t.dst}"
         )
     if t.job_id is not None and t.count != JOB_CARD_COUNT:
-        raise InvalidTransfer(f"a job moves exactly one card, got count {t.count} for job {t.job_id!r}")
+        raise InvalidTransfer(
+            f"a job moves exactly one card, got count {t.count} for job {t.job_id!r}")
 
 
 # --- constructors: the transfers callers actually make ----------------------
@@ -237,7 +240,8 @@ def write_off_job(job_id: str, reason: str, *, device: str | None = None,
                     idem_id or f"write_off:{job_id}", job_id=job_id, device=device, reason=reason)
 
 
-def write_off_stock(count: int, reason: str, idem_id: str, *, device: str | None = None) -> Transfer:
+def write_off_stock(count: int, reason: str, idem_id: str, *,
+                    device: str | None = None) -> Transfer:
     """``count`` blanks left stock without a job (lost, or an unreported pick)."""
     return Transfer(WRITE_OFF, STOCK, LOST, count, idem_id, device=device, reason=reason)
 

@@ -409,7 +409,8 @@ class Ledger:
             return self._replay(earlier, t)
         if rng is not None:
             conn.execute("INSERT INTO serial_ranges (prefix, first, last, width, seq) "
-                         "VALUES (?, ?, ?, ?, ?)", (rng.prefix, rng.first, rng.last, rng.width, seq))
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (rng.prefix, rng.first, rng.last, rng.width, seq))
 
         st.balances[t.src] = src_balance - t.count
         st.balances[t.dst] += t.count

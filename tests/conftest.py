@@ -1,0 +1,62 @@
+"""Shared fixtures: a fresh state directory per test and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from station_agent.ledger import Ledger
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    """An empty state directory under the test's tmp dir."""
+    d = tmp_path / "state"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def ledger(state_dir: Path) -> Iterator[Ledger]:
+    """A new ledger in ``state_dir``, closed after the test."""
+    with Ledger(state_dir) as led:
+        yield led
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a CLI subprocess: no inherited station-agent settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_AGENT_")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> CliResult:
+    """Run ``station-agent ARGS`` as a separate process, as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "station_agent", *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=env if env is not None else cli_env(), cwd=REPO)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli(state_dir: Path):  # type: ignore[no-untyped-def]
+    """``cli("blanks", "--json")`` runs the CLI on the test's state directory."""
+    def _run(*args: str, **kw: object) -> CliResult:
+        return run_cli("--state-dir", str(state_dir), *args, **kw)  # type: ignore[arg-type]
+    return _run
