@@ -7,13 +7,16 @@ input. Every error is one line on stderr saying what was wrong and what to do.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from station_agent import __version__
 from station_agent.cli import ledger_cmds
 from station_agent.errors import StationAgentError
+from station_agent.ledger.store import ledger_path, translate
 from station_agent.paths import resolve_state_dir
 
 PROG = "station-agent"
@@ -68,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    state_dir: Path | None = None
     try:
-        state_dir = None
         if getattr(args, "needs_state", True):
             state_dir = resolve_state_dir(args.state_dir, args.config)
         code: int = args.func(args, state_dir)
@@ -77,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StationAgentError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return exc.exit_code
+    except sqlite3.Error as exc:
+        # Anything SQLite reports that a command did not translate itself
+        # (a page found corrupt halfway through a read, say).
+        err = translate(exc, ledger_path(state_dir or Path(".")), "reading")
+        sys.stderr.write(f"{PROG}: error: {err}\n")
+        return err.exit_code
     except BrokenPipeError:
         # The reader of our output went away (`| head`): not an error of ours.
         sys.stderr.close()

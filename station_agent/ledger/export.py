@@ -45,5 +45,9 @@ def export(conn: sqlite3.Connection, out: TextIO, fmt: str) -> int:
                 out.write("\n")
                 n += 1
     finally:
-        conn.execute("COMMIT")
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error being raised already says what is wrong
     return n

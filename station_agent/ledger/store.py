@@ -121,6 +121,10 @@ def translate(exc: BaseException, path: Path, doing: str) -> StorageError:
     name = getattr(exc, "sqlite_errorname", "") or ""
     err = getattr(exc, "errno", None)
     where = str(path)
+    if name.startswith("SQLITE_IOERR") and _nearly_full(path):
+        # SQLite reports a failed write of its WAL index (-shm) on a full
+        # file system as a generic I/O error; the free space tells the truth.
+        name = "SQLITE_FULL"
     if name == "SQLITE_FULL" or err == errno.ENOSPC:
         return StorageError(
             f"disk full while {doing} {where}: nothing was recorded; free space on that "
@@ -151,7 +155,23 @@ def translate(exc: BaseException, path: Path, doing: str) -> StorageError:
             f"{where} stayed locked by another process while {doing} it: check for a stuck "
             "station-agent process and try again"
         )
+    if name.startswith("SQLITE_IOERR") or err == errno.EIO:
+        return StorageError(
+            f"disk I/O error while {doing} {where}: nothing was recorded; check the disk "
+            "(`dmesg`, SMART) and the file system, then try again"
+        )
     return StorageError(f"storage error while {doing} {where}: {exc}")
+
+
+def _nearly_full(path: Path, margin: int = 256 * 1024) -> bool:
+    """True when the file system holding ``path`` has less than ``margin`` bytes free."""
+    for p in (path, *path.parents):
+        try:
+            st = os.statvfs(p)
+        except OSError:
+            continue
+        return st.f_bavail * st.f_frsize < margin
+    return False
 
 
 # --- locking ------------------------------------------------------------------

@@ -56,7 +56,11 @@ def verify(conn: sqlite3.Connection, *, expect: tuple[int, str] | None = None) -
     try:
         return _verify(conn, expect)
     finally:
-        conn.execute("COMMIT")
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error being raised already says what is wrong
 
 
 def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyReport:
