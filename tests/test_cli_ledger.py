@@ -74,8 +74,10 @@ def test_bad_input_changes_nothing(cli, state_dir: Path) -> None:  # type: ignor
                "--first-serial", "KTP0100").code == 0
     before = balances(cli)
     cases = [
-        (("blanks", "write-off", "--count", "11", "--reason", "gone"), 2, "no account may go negative"),
-        (("blanks", "dispose", "--count", "1", "--reference", "BA-1"), 2, "spoiled_held holds only 0"),
+        (("blanks", "write-off", "--count", "11", "--reason", "gone"), 2,
+         "no account may go negative"),
+        (("blanks", "dispose", "--count", "1", "--reference", "BA-1"), 2,
+         "spoiled_held holds only 0"),
         (("blanks", "adjust", "--count", "0", "--reason", "x"), 2, "--count"),
         (("blanks", "adjust", "--count=-11", "--reason", "x"), 2, "no account may go negative"),
         (("blanks", "adjust", "--count", "+2"), 2, "--reason"),

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from station_agent.ledger.model import ENTRY_COLUMNS
+from station_agent.ledger.store import end_read
 
 FORMATS = ("csv", "jsonl")
 _FETCH = 10_000
@@ -45,9 +46,5 @@ def export(conn: sqlite3.Connection, out: TextIO, fmt: str) -> int:
                 out.write("\n")
                 n += 1
     finally:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the error being raised already says what is wrong
+        end_read(conn)
     return n

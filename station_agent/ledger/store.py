@@ -23,7 +23,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -360,6 +360,13 @@ def write_state(conn: sqlite3.Connection, state: State) -> None:
         *(state.totals[k] for k in model.KINDS),
         state.head_seq, state.head_hash,
     ))
+
+
+def end_read(conn: sqlite3.Connection) -> None:
+    """End a read transaction; quietly, since an error being raised says more."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:

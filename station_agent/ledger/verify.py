@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from station_agent.ledger import model
 from station_agent.ledger.chain import entry_hash, genesis_hash
-from station_agent.ledger.store import read_meta, read_state
+from station_agent.ledger.store import end_read, read_meta, read_state
 
 _FETCH = 20_000
 
@@ -56,11 +56,7 @@ def verify(conn: sqlite3.Connection, *, expect: tuple[int, str] | None = None) -
     try:
         return _verify(conn, expect)
     finally:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the error being raised already says what is wrong
+        end_read(conn)
 
 
 def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyReport:
