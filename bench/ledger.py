@@ -74,13 +74,13 @@ def burst_per_s(d: Path, producers: int, per_producer: int) -> tuple[float, floa
     with Ledger(state) as led:
         led.record(model.receive("bench", producers * per_producer + 10))
         commits = [0]
-        original = led._commit  # noqa: SLF001 - counting transactions for the report
+        original = led._commit  # counting transactions for the report
 
         def counting(batch: list) -> None:  # type: ignore[type-arg]
             commits[0] += 1
             original(batch)
 
-        led._commit = counting  # type: ignore[method-assign]  # noqa: SLF001
+        led._commit = counting  # type: ignore[method-assign]
         start = threading.Barrier(producers + 1)
 
         def produce(k: int) -> None:
