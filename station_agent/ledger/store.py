@@ -314,14 +314,20 @@ def open_reader(state_dir: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                                check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise translate(exc, path, "reading") from exc
+    try:
         conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         if not _check_identity(conn, path):
-            conn.close()
             raise LedgerMissing(f"{path} is an empty database, not a ledger yet: record a "
                                 "delivery first (`station-agent blanks receive`)")
         return conn
     except sqlite3.Error as exc:
+        conn.close()
         raise translate(exc, path, "reading") from exc
+    except BaseException:
+        conn.close()
+        raise
 
 
 @dataclass(slots=True)
