@@ -131,6 +131,14 @@ class LedgerMachine(RuleBasedStateMachine):
             self._check_one(t, self.ref.apply(t), result)
             self.history.append(t)
 
+    @rule(job=JOBS)
+    def outcome_before_pick_in_one_batch(self, job: str) -> None:
+        """A batch holding an outcome before its own pick must refuse the outcome."""
+        ts = [model.complete(job), model.pick(job)]
+        for t, result in zip(ts, self.ledger.record_many(ts), strict=True):
+            self._check_one(t, self.ref.apply(t), result)
+            self.history.append(t)
+
     @invariant()
     def balances_match_model(self) -> None:
         b = self.ledger.balances()

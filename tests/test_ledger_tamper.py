@@ -99,22 +99,15 @@ def test_changing_any_column_of_any_entry_is_detected(
     assert report.first_break == seq, report.problems
 
 
-def test_deleting_the_last_entry_is_detected(filled: tuple[Path, int]) -> None:
+@pytest.mark.parametrize("which", ["last", "middle"])
+def test_deleting_an_entry_is_detected(filled: tuple[Path, int], which: str) -> None:
     state_dir, n = filled
+    seq = n if which == "last" else 4
     conn = _open_rw(state_dir)
-    conn.execute("DELETE FROM entries WHERE seq = ?", (n,))
+    conn.execute("DELETE FROM entries WHERE seq = ?", (seq,))
     conn.close()
     report = _verify(state_dir)
-    assert not report.ok and report.first_break == n
-
-
-def test_deleting_a_middle_entry_is_detected(filled: tuple[Path, int]) -> None:
-    state_dir, _n = filled
-    conn = _open_rw(state_dir)
-    conn.execute("DELETE FROM entries WHERE seq = 4")
-    conn.close()
-    report = _verify(state_dir)
-    assert not report.ok and report.first_break == 4
+    assert not report.ok and report.first_break == seq
 
 
 def test_editing_the_stored_balances_is_detected(filled: tuple[Path, int]) -> None:

@@ -68,8 +68,8 @@ class _NotFast(Exception):
     """The batch needs judging one transfer at a time."""
 
 
-def _entry_from_row(row: Sequence[object], *, replay: bool = False) -> Entry:
-    return Entry(*row, replay=replay)  # type: ignore[arg-type]
+def _entry_from_row(row: Sequence[object]) -> Entry:
+    return Entry(*row)  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
@@ -305,6 +305,7 @@ class Ledger:
         rows: list[tuple[object, ...]] = []
         picks: list[tuple[object, ...]] = []
         outcomes: list[tuple[object, ...]] = []
+        settled: set[str] = set()
         for req in chunk:
             t = req.transfer
             if t.first_serial is not None:
@@ -319,8 +320,13 @@ class Ledger:
             rows.append((*values, prev))
             if t.job_id is not None:
                 if t.kind == model.PICK:
+                    # Picks are inserted before outcomes are applied: an outcome
+                    # that came before its own pick must be judged in order.
+                    if t.job_id in settled:
+                        return False
                     picks.append((t.job_id, seq))
                 else:
+                    settled.add(t.job_id)
                     outcomes.append((t.job_id, t.kind, seq))
             balances[t.src] = bal - t.count
             balances[t.dst] += t.count
@@ -518,16 +524,3 @@ class Ledger:
                 return read_balances(self._conn)
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, "reading") from exc
-
-    def entry(self, seq: int) -> Entry | None:
-        """Entry number ``seq``, or None."""
-        with self._conn_lock:
-            row = self._conn.execute(f"{_ENTRY_SELECT} WHERE seq = ?", (seq,)).fetchone()
-        return None if row is None else _entry_from_row(row)
-
-    def find(self, idem_id: str) -> Entry | None:
-        """The entry recorded under ``idem_id``, or None."""
-        with self._conn_lock:
-            row = self._conn.execute(f"{_ENTRY_SELECT} WHERE idem_id = ?",
-                                     (idem_id,)).fetchone()
-        return None if row is None else _entry_from_row(row)
