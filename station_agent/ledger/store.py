@@ -111,7 +111,7 @@ def ledger_path(state_dir: Path) -> Path:
 
 def now_utc() -> str:
     """The current time as ISO 8601 UTC with microseconds, e.g. ``2026-11-24T04:52:00.123456Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 # --- errors -------------------------------------------------------------------
