@@ -1,0 +1,10 @@
+"""Byte transports under every printer driver: serial (and socket:// / rfc2217://
+through pyserial), USB bulk (pyusb), USB printer-class character devices, and
+in-process simulators. :func:`open_transport` picks one from a device URL;
+:class:`~drivers.transports.link.Link` adds reconnect with backoff on top.
+"""
+
+from drivers.transports.base import Transport, TransportError, TransportGone, WrongDevice
+from drivers.transports.urls import open_transport, parse_url
+
+__all__ = ["Transport", "TransportError", "TransportGone", "WrongDevice", "open_transport", "parse_url"]
