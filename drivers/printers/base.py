@@ -119,6 +119,7 @@ class Printer(abc.ABC):
         self.timeout = timeout
         self.retries = retries
         self.expected_serial: str | None = None
+        self._stale = False  # a reply was missed or cut short: resync before the next
         self._lock = threading.RLock()
         link.on_connect = self._on_connect
 
@@ -177,7 +178,18 @@ class Printer(abc.ABC):
                 f"{self.expected_serial}); reconnect the right printer or change the config")
         self._prepare(t)
 
-    def _prepare(self, t: Transport) -> None:
+    def _resync(self, t: Transport) -> None:
+        """Before a command: drop stale input; after a missed reply, wait until the
+        line has been quiet for one timeout, so a late answer to an earlier
+        command is never taken for the answer to the next one."""
+        if self._stale:
+            while t.read(4096, self.timeout):
+                pass
+            self._stale = False
+        else:
+            t.discard_input()
+
+    def _prepare(self, t: Transport) -> None:  # noqa: B027 - optional hook
         """Family-specific set-up after each connection (default: nothing)."""
 
     def _with_transport(self, fn):  # type: ignore[no-untyped-def]

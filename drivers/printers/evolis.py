@@ -103,10 +103,10 @@ def parse_status_words(text: str) -> tuple[int, int, int, int]:
 
 
 def status_from_words(text: str) -> Status:
-    """Map the status words to fault codes and a card position."""
+    """Map the status words to fault codes (errors first) and a card position."""
     _cfg, info, warn, err = parse_status_words(text)
-    conditions = {code for bit, code in _ERRORS if err & bit}
-    conditions |= {code for bit, code in _WARNINGS if warn & bit}
+    errors = {code for bit, code in _ERRORS if err & bit}
+    warnings = {code for bit, code in _WARNINGS if warn & bit} - errors
     card_at = None
     if info & ev.INFO_CARD_PRINT:
         card_at = AT_PRINT
@@ -114,7 +114,9 @@ def status_from_words(text: str) -> Status:
         card_at = AT_CONTACTLESS
     elif info & ev.INFO_CARD_CONTACT:
         card_at = AT_CONTACT
-    return Status(most_serious(conditions), card_at, bool(info & ev.INFO_BUSY), text)
+    # Errors (what just failed) before warnings (what will fail next).
+    return Status(most_serious(errors) + most_serious(warnings), card_at,
+                  bool(info & ev.INFO_BUSY), text)
 
 
 class EvolisPrinter(Printer):
@@ -126,9 +128,11 @@ class EvolisPrinter(Printer):
     # -- wire ----------------------------------------------------------------
 
     def _exchange(self, t: Transport, command: str) -> str:
-        t.discard_input()
+        self._resync(t)
         t.write(ev.ESC + command.encode("latin-1") + ev.CR)
         raw = t.read_until(ev.TERMINATORS, self.timeout)
+        if not raw or raw[-1:] not in ev.TERMINATORS:
+            self._stale = True
         return parse_reply(raw, command)
 
     def _query(self, command: str) -> str:

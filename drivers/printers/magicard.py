@@ -102,12 +102,15 @@ class MagicardPrinter(Printer):
     # -- wire ----------------------------------------------------------------
 
     def _exchange(self, t: Transport, body: str) -> str:
-        t.discard_input()
+        self._resync(t)
         t.write(request_frame(body))
-        return parse_reply(t.read_until((mc.ETX,), self.timeout), body)
+        raw = t.read_until((mc.ETX,), self.timeout)
+        if not raw.endswith(mc.REPLY_END):
+            self._stale = True
+        return parse_reply(raw, body)
 
-    def _ask(self, key: str) -> str:
-        """A status key, retried on a bad reply."""
+    def _ask(self, key: str, *, errors_are_answers: bool = False) -> str:
+        """A status key, retried on a bad reply (``PST`` answers ``ERROR:...`` as data)."""
         body = f"{mc.STATUS_PREFIX}{key},"
         last: ProtocolError | None = None
         for _ in range(self.retries + 1):
@@ -116,7 +119,7 @@ class MagicardPrinter(Printer):
             except ProtocolError as exc:
                 last = exc
                 continue
-            if not reply or reply.startswith(mc.ERROR_PREFIX):
+            if not reply or (reply.startswith(mc.ERROR_PREFIX) and not errors_are_answers):
                 raise ProtocolError(f"the printer gave no {key} ({reply[:40]!r})")
             return reply
         assert last is not None
@@ -138,13 +141,14 @@ class MagicardPrinter(Printer):
                                      f"(printer said {reply})")
         raise ProtocolError(f"unexpected reply to {name}: {reply[:40]!r}")
 
-    def _send(self, data: bytes, step: str) -> None:
+    def _send(self, data: bytes, step: str, *, picking: bool = False) -> None:
         """Stream job bytes (no reply), then ask how the step went."""
         self._with_transport(lambda t: t.write(data))
         st = self.status()
-        # An empty feeder only matters if this step failed to pick a card.
-        conditions = [c for c in st.conditions
-                      if not (c == FEEDER_EMPTY and st.card_at is not None)]
+        # PST mixes errors with warnings about the next card: an empty feeder or
+        # a full reject box only fails a pick that left no card inside.
+        ignore = (FEEDER_EMPTY, REJECT_BOX_FULL) if not (picking and st.card_at is None) else ()
+        conditions = [c for c in st.conditions if c not in ignore]
         if conditions:
             code = conditions[0]
             raise PrinterError(code, f"{step} failed: {code.replace('_', ' ')} "
@@ -163,7 +167,8 @@ class MagicardPrinter(Printer):
                         self._ask(mc.FIRMWARE))
 
     def status(self) -> Status:
-        return parse_status(self._ask(mc.PRINTER_STATUS), self._ask(mc.CARD_POSITION))
+        return parse_status(self._ask(mc.PRINTER_STATUS, errors_are_answers=True),
+                            self._ask(mc.CARD_POSITION))
 
     def counters(self) -> Counters:
         return Counters(cards=self._number(mc.TOTAL_CARDS), panels=self._number(mc.TOTAL_PANELS),
@@ -175,7 +180,8 @@ class MagicardPrinter(Printer):
             raise PrinterError(UNSUPPORTED, f"{self.family} printers cannot park a card at "
                                             f"the {station} station")
         header = f"JOB,{mc.REJECT_ON},".encode("ascii")
-        self._send(mc.JOB_PREAMBLE + header + mc.FS + b"J" + mc.COLON, "picking a card")
+        self._send(mc.JOB_PREAMBLE + header + mc.FS + b"J" + mc.COLON, "picking a card",
+                   picking=True)
 
     def print_panel(self, panel: Panel) -> None:
         colour = panel.colour.upper()

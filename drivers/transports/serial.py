@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -78,10 +79,8 @@ class SerialTransport(Transport):
     def close(self) -> None:
         port, self._port, self._fd = self._port, None, None
         if port is not None:
-            try:
+            with contextlib.suppress(serial.SerialException, OSError):
                 port.close()
-            except (serial.SerialException, OSError):
-                pass
 
     def _require(self) -> Any:
         if self._port is None:

@@ -8,6 +8,7 @@ the simulators provide one so the real pyusb code path runs in tests.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -105,10 +106,8 @@ class UsbTransport(Transport):
         dev, self._dev = self._dev, None
         if dev is None:
             return
-        try:
+        with contextlib.suppress(usb.core.USBError):
             usb.util.release_interface(dev, self.interface)
-        except usb.core.USBError:
-            pass
         usb.util.dispose_resources(dev)
 
     def _require(self) -> Any:

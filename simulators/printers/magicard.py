@@ -3,7 +3,8 @@
 Independent of the driver (it shares only ``drivers.protocols.magicard``
 constants). A run of ENQ bytes then SOH opens a frame: fewer than 64 ENQs is
 a request (answered), 64 or more a job (never answered, as older firmware
-does). Requests may arrive between the segments of an open job. Job segments end with FS + tag + ``:``; tag ``J`` ends the header and
+does). Requests may arrive between the segments of an open job. Job
+segments end with FS + tag + ``:``; tag ``J`` ends the header and
 picks a card, a colour letter ends a panel and prints it; ETX ends the job
 and ejects the card.
 """
@@ -144,6 +145,9 @@ class MagicardSimulator:
         """Answer one request body (``REQ,STA,TCQ,`` or ``RST,``)."""
         model = self.model
         with model.lock:
+            if self._job_open and model.position is None:
+                # The operator took the card out (a jam cleared): the job is over.
+                self._job_open, self._in_job, self._job_error = False, False, None
             if body.startswith(mc.STATUS_PREFIX) and body.endswith(","):
                 return self._status_key(body[len(mc.STATUS_PREFIX):-1])
             name = body.rstrip(",")

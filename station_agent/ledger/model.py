@@ -214,10 +214,12 @@ def receive(batch_id: str, count: int, *, first_serial: str | None = None,
                     batch_id=batch_id, first_serial=first_serial)
 
 
-def pick(job_id: str, *, device: str | None = None, idem_id: str | None = None) -> Transfer:
-    """A printer took one blank from its feeder for ``job_id``."""
+def pick(job_id: str, *, device: str | None = None, idem_id: str | None = None,
+         reference: str | None = None) -> Transfer:
+    """A printer took one blank from its feeder for ``job_id``; ``reference`` may
+    note the printer's counter after the pick (``counter=N``)."""
     return Transfer(PICK, STOCK, IN_PRINTER, JOB_CARD_COUNT, idem_id or f"pick:{job_id}",
-                    job_id=job_id, device=device)
+                    job_id=job_id, device=device, reference=reference)
 
 
 def complete(job_id: str, *, device: str | None = None, idem_id: str | None = None) -> Transfer:
@@ -241,9 +243,10 @@ def write_off_job(job_id: str, reason: str, *, device: str | None = None,
 
 
 def write_off_stock(count: int, reason: str, idem_id: str, *,
-                    device: str | None = None) -> Transfer:
+                    device: str | None = None, reference: str | None = None) -> Transfer:
     """``count`` blanks left stock without a job (lost, or an unreported pick)."""
-    return Transfer(WRITE_OFF, STOCK, LOST, count, idem_id, device=device, reason=reason)
+    return Transfer(WRITE_OFF, STOCK, LOST, count, idem_id, device=device, reason=reason,
+                    reference=reference)
 
 
 def dispose(count: int, reference: str, *, idem_id: str | None = None) -> Transfer:

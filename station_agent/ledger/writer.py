@@ -202,6 +202,21 @@ class Ledger:
                 out.append(req.entry)
         return out
 
+    def device_counter(self, device: str) -> int | None:
+        """The printer counter noted (``counter=N``) by ``device``'s latest pick or
+        unreported-pick write-off, or None: where counter reconciliation resumes."""
+        with self._conn_lock:
+            try:
+                row = self._conn.execute(
+                    "SELECT reference FROM entries WHERE device = ? AND reference LIKE "
+                    "'counter=%' ORDER BY seq DESC LIMIT 1", (device,)).fetchone()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, "reading") from exc
+        if row is None:
+            return None
+        value = str(row[0]).removeprefix("counter=")
+        return int(value) if value.isdigit() else None
+
     def _submit(self, reqs: list[_Request]) -> None:
         """Queue ``reqs`` and return once a commit has settled every one of them."""
         sub = _Submission(reqs)

@@ -1,0 +1,305 @@
+"""Issuing a card, step by step, with every blank accounted for.
+
+For one card: check the printer is ready -> pick a blank (ledger ``pick``,
+with the printer's lifetime counter read before and after) -> optionally
+park it at the contactless station and run the chip check -> print the
+panels -> eject (``complete``) or reject (``reject`` with a reason).
+
+The printer's counter, not the reply to a command, decides whether a card
+was picked: a failure before the pick consumes nothing; a card picked
+despite an error reply is recorded and then rejected. A card that cannot be
+rejected (jam, cover open, reject box full) stays ``in_printer`` and the job
+is *stuck* until an operator resolves it (:meth:`CardIssuer.resolve`: card
+removed -> ``reject`` reason ``jam``; card gone -> ``write_off``). Counter
+reconciliation (DESIGN §3): picks on the printer's counter that no job
+reported become a ``write_off`` reason ``unreported_pick`` and raise that
+fault. The counter after each pick is stored in the pick's entry, so
+reconciliation resumes exactly after a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from drivers.printers.base import (
+    AT_CONTACTLESS,
+    AT_PRINT,
+    CARD_JAM,
+    PRINTER_OFFLINE,
+    RIBBON_OUT,
+    Panel,
+    Printer,
+    PrinterError,
+)
+from station_agent.faults import FaultBoard
+from station_agent.ledger import Ledger, LedgerRefused, model
+
+COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING = (
+    "complete", "reject", "stuck", "not_started", "pending")
+
+#: Printer fault codes the issuer raises and clears from the printer's status.
+_PRINTER_CONDITIONS = ("card_jam", "feeder_empty", "ribbon_out", "cover_open",
+                       "reject_box_full", "head_overheat", "printer_protocol_error",
+                       PRINTER_OFFLINE, "printer_replaced")
+
+
+@dataclass(frozen=True, slots=True)
+class IssueResult:
+    """How one job ended: ``outcome`` is complete / reject / stuck / not_started /
+    pending (printer went offline mid-job: settled by :meth:`CardIssuer.recover`)."""
+
+    job_id: str
+    outcome: str
+    reason: str | None = None
+    fault: str | None = None
+
+
+class CardIssuer:
+    """Issues cards on one printer and keeps the ledger exact."""
+
+    def __init__(self, printer: Printer, ledger: Ledger, device_id: str, *,
+                 faults: FaultBoard | None = None,
+                 chip_check: Callable[[str], bool] | None = None,
+                 retry_false_ribbon_end: bool = True) -> None:
+        self.printer = printer
+        self.ledger = ledger
+        self.device = device_id
+        self.faults = faults or FaultBoard()
+        self.chip_check = chip_check
+        self.retry_false_ribbon_end = retry_false_ribbon_end
+        self.stuck: dict[str, str] = {}          # job -> fault code keeping its card inside
+        self._in_flight: tuple[str, int] | None = None  # (job, counter before) if offline
+        self._settled: dict[str, IssueResult] = {}       # in-flight jobs recovery settled
+        self._mark: int | None = ledger.device_counter(device_id)
+
+    # -- faults ------------------------------------------------------------------
+
+    def _raise(self, code: str, detail: str) -> None:
+        self.faults.raise_fault(self.device, code, detail)
+
+    def _clear_absent(self, present: Sequence[str]) -> None:
+        for code in _PRINTER_CONDITIONS:
+            if code not in present and not (code == CARD_JAM and self.stuck):
+                self.faults.clear_fault(self.device, code)
+
+    # -- counters ----------------------------------------------------------------
+
+    def reconcile(self, counter: int) -> int:
+        """Write off picks on the printer's counter that no job reported; returns how many."""
+        if self._mark is None or counter < self._mark:
+            if self._mark is not None:
+                self._raise("printer_replaced", f"the card counter went back from {self._mark} "
+                                                f"to {counter}")
+            self._mark = counter
+            return 0
+        n = counter - self._mark
+        if n == 0:
+            return 0
+        transfer = model.write_off_stock(
+            n, "unreported_pick", f"unreported:{self.device}:{self._mark}-{counter}",
+            device=self.device, reference=f"counter={counter}")
+        try:
+            self.ledger.record(transfer)
+        except LedgerRefused as exc:
+            self._raise("unreported_pick", f"{n} card(s) picked outside the agent could not be "
+                                           f"written off: {exc}")
+            return 0
+        self._raise("unreported_pick", f"the printer's counter shows {n} card(s) picked that "
+                                       f"no job reported (counter {self._mark} -> {counter})")
+        self._mark = counter
+        return n
+
+    def _counter(self) -> int:
+        return self.printer.counters().cards
+
+    # -- the workflow --------------------------------------------------------------
+
+    def issue(self, job_id: str, panels: Sequence[Panel]) -> IssueResult:
+        """Issue one card for ``job_id``; see the module docstring."""
+        blocked = self.recover()
+        if job_id in self._settled:
+            # The job was interrupted and recovery settled its card: a reprint is
+            # a new card, so it needs a new job id.
+            return self._settled.pop(job_id)
+        if blocked is not None:
+            return IssueResult(job_id, NOT_STARTED, fault=blocked)
+        try:
+            status = self.printer.status()
+        except PrinterError as exc:
+            self._raise(exc.code, exc.message)
+            return IssueResult(job_id, NOT_STARTED, fault=exc.code)
+        if not status.ready:
+            code = status.conditions[0] if status.conditions else (
+                "card_jam" if status.card_at else "printer_protocol_error")
+            self._clear_absent(status.conditions)
+            detail = (f"printer not ready: {status.raw}" if status.conditions else
+                      "a card nobody accounted for is inside the printer" if status.card_at
+                      else "the printer is busy")
+            self._raise(code, detail)
+            return IssueResult(job_id, NOT_STARTED, fault=code)
+        self._clear_absent(())
+        try:
+            before = self._counter()
+        except PrinterError as exc:
+            self._raise(exc.code, exc.message)
+            return IssueResult(job_id, NOT_STARTED, fault=exc.code)
+        self.reconcile(before)
+
+        station = AT_CONTACTLESS if (self.chip_check and self.printer.can_park) else AT_PRINT
+        feed_error: PrinterError | None = None
+        try:
+            self.printer.feed(station)
+        except PrinterError as exc:
+            feed_error = exc
+        try:
+            after = self._counter()
+        except PrinterError as exc:
+            # Cannot tell whether the card was picked: settle it when the printer is back.
+            self._in_flight = (job_id, before)
+            self._raise(exc.code, f"job {job_id}: {exc.message}")
+            return IssueResult(job_id, PENDING, fault=exc.code)
+        if after == before:
+            code = feed_error.code if feed_error else "printer_protocol_error"
+            self._raise(code, feed_error.message if feed_error else
+                        "the printer acknowledged the pick but its counter did not move")
+            return IssueResult(job_id, NOT_STARTED, fault=code)
+        self._record_pick(job_id, before, after)
+        if feed_error is not None:
+            return self._spoil(job_id, feed_error.code)
+
+        if self.chip_check is not None:
+            try:
+                ok = bool(self.chip_check(job_id))
+            except Exception:
+                ok = False
+            if not ok:
+                self._raise("chip_unreadable", f"job {job_id}: the chip check failed")
+                return self._spoil(job_id, "chip_unreadable")
+
+        for panel in panels:
+            failure = self._print_panel(panel)
+            if failure is not None:
+                return self._spoil(job_id, failure.code)
+        try:
+            self.printer.eject()
+        except PrinterError as exc:
+            if not self._card_inside():
+                return self._complete(job_id)
+            return self._spoil(job_id, exc.code)
+        return self._complete(job_id)
+
+    def _record_pick(self, job_id: str, before: int, after: int) -> None:
+        self.ledger.record(model.pick(job_id, device=self.device,
+                                      reference=f"counter={before + 1}"))
+        self._mark = before + 1
+        if after > before + 1:
+            self.reconcile(after)
+
+    def _print_panel(self, panel: Panel) -> PrinterError | None:
+        try:
+            self.printer.print_panel(panel)
+            return None
+        except PrinterError as exc:
+            if not (exc.code == RIBBON_OUT and self.retry_false_ribbon_end):
+                return exc
+            failure = exc
+        # Printers report "ribbon ended" with ribbon left; clear once and retry.
+        try:
+            if (self.printer.counters().ribbon_remaining or 0) <= 0:
+                return failure
+            self.printer.clear()
+            self.printer.print_panel(panel)
+            return None
+        except PrinterError as exc:
+            return exc
+
+    def _card_inside(self) -> bool:
+        try:
+            return self.printer.status().card_at is not None
+        except PrinterError:
+            return True
+
+    def _complete(self, job_id: str) -> IssueResult:
+        self.ledger.record(model.complete(job_id, device=self.device))
+        return IssueResult(job_id, COMPLETE)
+
+    def _spoil(self, job_id: str, reason: str) -> IssueResult:
+        """Reject the card of ``job_id``; if it cannot leave, the job is stuck."""
+        with contextlib.suppress(PrinterError):
+            self.printer.clear()
+        try:
+            self.printer.reject()
+        except PrinterError as exc:
+            code = exc.code if exc.code != "printer_protocol_error" or self._card_inside() \
+                else None
+            if code is None:
+                # The reply was garbage but the card left: it went to the reject box.
+                self.ledger.record(model.reject(job_id, reason, device=self.device))
+                return IssueResult(job_id, REJECT, reason=reason)
+            self.stuck[job_id] = code
+            self._raise(code, f"job {job_id}: the card is still inside the printer ({reason})")
+            return IssueResult(job_id, STUCK, reason=reason, fault=code)
+        self.ledger.record(model.reject(job_id, reason, device=self.device))
+        if reason in _PRINTER_CONDITIONS:
+            self._raise(reason, f"job {job_id}: card rejected")
+        return IssueResult(job_id, REJECT, reason=reason)
+
+    # -- recovery and operator actions --------------------------------------------
+
+    def recover(self) -> str | None:
+        """Settle what an outage or a stuck card left open; returns the fault code
+        that still blocks issuing, or None."""
+        if self._in_flight is not None:
+            job_id, before = self._in_flight
+            try:
+                after = self._counter()
+            except PrinterError as exc:
+                return exc.code
+            self._in_flight = None
+            self.faults.clear_fault(self.device, PRINTER_OFFLINE)
+            if after > before:
+                self._record_pick(job_id, before, after)
+                if self._card_inside():
+                    self._settled[job_id] = self._spoil(job_id, PRINTER_OFFLINE)
+                else:
+                    reason = "printer went offline mid-job; card not found"
+                    self.ledger.record(model.write_off_job(job_id, reason, device=self.device))
+                    self._settled[job_id] = IssueResult(job_id, "write_off", reason=reason)
+        if self.stuck:
+            self.retry_stuck()
+        if self.stuck:
+            return next(iter(self.stuck.values()))
+        return None
+
+    def retry_stuck(self) -> None:
+        """Try again to reject stuck cards (after the cover was closed, the box emptied)."""
+        for job_id, code in list(self.stuck.items()):
+            if code == CARD_JAM:
+                continue  # only the operator can take a jammed card out
+            try:
+                self.printer.clear()
+                self.printer.reject()
+            except PrinterError:
+                continue
+            del self.stuck[job_id]
+            self.ledger.record(model.reject(job_id, code, device=self.device))
+            self.faults.clear_fault(self.device, code)
+
+    def resolve(self, job_id: str, *, removed: bool) -> None:
+        """The operator dealt with the stuck card of ``job_id``: took it out
+        (``removed``: kept as spoiled, reason ``jam``) or could not find it
+        (written off)."""
+        if job_id not in self.stuck:
+            raise KeyError(f"job {job_id} has no card stuck in {self.device}")
+        code = self.stuck.pop(job_id)
+        if removed:
+            self.ledger.record(model.reject(job_id, "jam", device=self.device))
+        else:
+            self.ledger.record(model.write_off_job(job_id, "jam: card not found",
+                                                   device=self.device))
+        with contextlib.suppress(PrinterError):
+            self.printer.clear()
+        if not self.stuck:
+            self.faults.clear_fault(self.device, code)

@@ -1,0 +1,79 @@
+"""A scripted operator for simulated printers: what a person at the station does
+when a job stops, and the comparison of the ledger with the simulator's truth."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from drivers.printers import Panel
+from simulators.printers.model import PrinterModel
+from station_agent.issuing import NOT_STARTED, PENDING, STUCK, CardIssuer, IssueResult
+from station_agent.ledger import Ledger, read_balances
+
+PANELS = (Panel("K", b"\x00\xff" * 8), Panel("O", b"\x01"))
+
+
+def attend(issuer: CardIssuer, model: PrinterModel, result: IssueResult,
+           rng: random.Random) -> None:
+    """Fix what stopped ``result``, as the scenario says an operator would."""
+    if result.outcome == STUCK:
+        if result.fault == "card_jam":
+            removed = rng.random() < 0.8
+            model.operator_resolve_jam(removed=removed)
+            issuer.resolve(result.job_id, removed=removed)
+        else:
+            model.operator_close_cover()
+            model.cool_down()
+            model.empty_reject_box()
+            issuer.retry_stuck()
+    elif result.outcome in (NOT_STARTED, PENDING):
+        fault = result.fault
+        if fault == "feeder_empty":
+            model.refill(cards=50)
+        elif fault == "ribbon_out":
+            model.refill(ribbon=500)
+        elif fault == "head_overheat":
+            model.cool_down()
+        elif fault == "cover_open":
+            model.operator_close_cover()
+        elif fault == "reject_box_full":
+            model.empty_reject_box()
+        elif fault in ("printer_offline", "printer_protocol_error"):
+            time.sleep(0.05)
+            issuer.printer.link.retry_now()
+        model.clear()  # the operator presses the printer's OK button
+
+
+def run_jobs(issuer: CardIssuer, model: PrinterModel, jobs: int, rng: random.Random,
+             prefix: str = "job", max_attempts: int = 200) -> list[IssueResult]:
+    """Issue ``jobs`` cards, attending to every stop; returns every attempt's result."""
+    results = []
+    for n in range(jobs):
+        job = f"{prefix}-{n}"
+        for _ in range(max_attempts):
+            r = issuer.issue(job, PANELS)
+            results.append(r)
+            attend(issuer, model, r, rng)
+            if r.outcome not in (NOT_STARTED, PENDING):
+                break
+        else:
+            raise AssertionError(f"{job} never started: last result {r}")
+    for _ in range(max_attempts):
+        if issuer.recover() is None:
+            break
+        time.sleep(0.05)
+        issuer.printer.link.retry_now()
+    return results
+
+
+def assert_ledger_matches(ledger: Ledger, model: PrinterModel, received: int) -> None:
+    """The ledger's accounts equal the simulator's ground truth."""
+    truth = model.truth
+    b = ledger.balances()
+    assert b.in_printer == 0, b
+    assert b.issued == truth.issued, (b, truth)
+    assert b.spoiled_held == truth.rejected + truth.removed_by_operator, (b, truth)
+    assert b.lost == truth.missing, (b, truth)
+    assert b.stock == received - truth.picked, (b, truth)
+    assert read_balances is not None

@@ -1,0 +1,126 @@
+"""The card-issuing workflow against simulated printers, ledger included."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station_agent.issuing import COMPLETE, NOT_STARTED, REJECT, STUCK, CardIssuer
+from station_agent.ledger import Ledger, model, verify
+from station_agent.ledger.store import open_reader
+from tests.printers.operator import PANELS, assert_ledger_matches, run_jobs
+
+FAMILIES = ("evolis", "magicard")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Any:
+    with Ledger(tmp_path / "state") as led:
+        led.record(model.receive("batch-1", 2000))
+        yield led
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_failure_before_the_pick_consumes_nothing(make_rig: Any, ledger: Ledger,
+                                                  family: str) -> None:
+    rig = make_rig(family, "inprocess", cards=0)
+    issuer = CardIssuer(rig.printer, ledger, "p1")
+    before = ledger.balances()
+    r = issuer.issue("j1", PANELS)
+    assert (r.outcome, r.fault) == (NOT_STARTED, "feeder_empty")
+    assert ledger.balances().stock == before.stock and ledger.balances().entries == before.entries
+    assert issuer.faults.is_active("p1", "feeder_empty")
+    rig.model.refill(cards=1)
+    assert issuer.issue("j1", PANELS).outcome == COMPLETE
+    assert not issuer.faults.is_active("p1", "feeder_empty")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_jam_leaves_card_in_printer_until_operator_resolves(make_rig: Any, ledger: Ledger,
+                                                            family: str) -> None:
+    rig = make_rig(family, "inprocess", jam_at=[1])
+    issuer = CardIssuer(rig.printer, ledger, "p1")
+    r = issuer.issue("j1", PANELS)
+    assert (r.outcome, r.fault) == (STUCK, "card_jam")
+    assert ledger.balances().in_printer == 1
+    assert issuer.faults.is_active("p1", "card_jam")
+    assert issuer.issue("j2", PANELS).outcome == NOT_STARTED
+    rig.model.operator_resolve_jam(removed=False)
+    issuer.resolve("j1", removed=False)
+    b = ledger.balances()
+    assert (b.in_printer, b.lost) == (0, 1)
+    assert not issuer.faults.is_active("p1", "card_jam")
+    assert issuer.issue("j2", PANELS).outcome == COMPLETE
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_chip_check_failure_rejects(make_rig: Any, ledger: Ledger, family: str) -> None:
+    rig = make_rig(family, "inprocess")
+    seen: list[str] = []
+
+    def check(job: str) -> bool:
+        seen.append(rig.printer.status().card_at or "")
+        return False
+
+    r = CardIssuer(rig.printer, ledger, "p1", chip_check=check).issue("j1", PANELS)
+    assert (r.outcome, r.reason) == (REJECT, "chip_unreadable")
+    assert seen == ["contactless" if family == "evolis" else "print"]
+    assert ledger.balances().spoiled_held == 1 and rig.model.truth.rejected == 1
+
+
+def test_unreported_picks_are_written_off_once_even_after_restart(make_rig: Any,
+                                                                  tmp_path: Path) -> None:
+    rig = make_rig("magicard", "inprocess")
+    with Ledger(tmp_path / "s") as led:
+        led.record(model.receive("b", 100))
+        issuer = CardIssuer(rig.printer, led, "p1")
+        assert issuer.issue("j1", PANELS).outcome == COMPLETE
+        # Another program prints two test cards (TST), behind the agent's back.
+        rig.sim.handle("TST,")
+        rig.sim.handle("TST,")
+    with Ledger(tmp_path / "s") as led:  # the agent restarts
+        issuer = CardIssuer(rig.printer, led, "p1")
+        assert issuer.issue("j2", PANELS).outcome == COMPLETE
+        b = led.balances()
+        assert (b.lost, b.issued, b.stock) == (2, 2, 96)
+        assert issuer.faults.is_active("p1", "unreported_pick")
+        assert CardIssuer(rig.printer, led, "p1").reconcile(rig.model.cards_counter) == 0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_500_cards_with_random_faults_match_ground_truth(make_rig: Any, ledger: Ledger,
+                                                         family: str, tmp_path: Path) -> None:
+    rng = random.Random(f"500-{family}")
+
+    def some(n: int) -> list[int]:
+        return sorted(rng.sample(range(1, 500), n))
+
+    rig = make_rig(family, "inprocess", cards=120, ribbon=400, reject_capacity=15,
+                   jam_at=some(12), cover_open_at=some(10), overheat_at=some(10),
+                   false_ribbon_end_at=some(10), garbage_at=some(12), truncate_at=some(12),
+                   slow_at=some(4), vanish_at=some(3), vanish_s=0.05, seed=rng.randrange(999))
+    issuer = CardIssuer(rig.printer, ledger, "p1")
+    results = run_jobs(issuer, rig.model, 500, rng)
+    assert rig.model.truth.picked >= 500
+    outcomes = {r.outcome for r in results}
+    assert {COMPLETE, REJECT, STUCK} <= outcomes
+    assert_ledger_matches(ledger, rig.model, 2000)
+    conn = open_reader(ledger.state_dir)
+    try:
+        assert verify(conn).ok
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cards_over_a_real_pty_match_ground_truth(make_rig: Any, ledger: Ledger,
+                                                  family: str) -> None:
+    rng = random.Random(f"pty-{family}")
+    rig = make_rig(family, "pty", cards=60, jam_at=[5], cover_open_at=[9], garbage_at=[12],
+                   vanish_at=[20], vanish_s=0.3, seed=1)
+    issuer = CardIssuer(rig.printer, ledger, "p1")
+    run_jobs(issuer, rig.model, 40, rng)
+    assert_ledger_matches(ledger, rig.model, 2000)
