@@ -112,7 +112,7 @@ class CardIssuer:
         return n
 
     def _counter(self) -> int:
-        return self.printer.counters().cards
+        return self.printer.card_count()
 
     # -- the workflow --------------------------------------------------------------
 
@@ -232,9 +232,8 @@ class CardIssuer:
         try:
             self.printer.reject()
         except PrinterError as exc:
-            code = exc.code if exc.code != "printer_protocol_error" or self._card_inside() \
-                else None
-            if code is None:
+            code = exc.code
+            if code == "printer_protocol_error" and not self._card_inside():
                 # The reply was garbage but the card left: it went to the reject box.
                 self.ledger.record(model.reject(job_id, reason, device=self.device))
                 return IssueResult(job_id, REJECT, reason=reason)

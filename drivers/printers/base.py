@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -141,6 +142,10 @@ class Printer(abc.ABC):
     def counters(self) -> Counters:
         """Lifetime counters; ``cards`` is the number of cards ever picked."""
 
+    def card_count(self) -> int:
+        """The lifetime picked-card counter alone (one query where the family allows)."""
+        return self.counters().cards
+
     @abc.abstractmethod
     def feed(self, station: str = AT_PRINT) -> None:
         """Pick a blank from the feeder and move it to ``station``."""
@@ -177,6 +182,18 @@ class Printer(abc.ABC):
                 f"{self.url}: a different printer answered (serial {serial}, expected "
                 f"{self.expected_serial}); reconnect the right printer or change the config")
         self._prepare(t)
+
+    def _retrying(self, ask: Callable[[Transport], str]) -> str:
+        """A read-only exchange, repeated on a garbage or missing reply (it changes nothing)."""
+        last: ProtocolError | None = None
+        for _ in range(self.retries + 1):
+            try:
+                reply: str = self._with_transport(ask)
+                return reply
+            except ProtocolError as exc:
+                last = exc
+        assert last is not None
+        raise last
 
     def _resync(self, t: Transport) -> None:
         """Before a command: drop stale input; after a missed reply, wait until the

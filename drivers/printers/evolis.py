@@ -137,18 +137,10 @@ class EvolisPrinter(Printer):
 
     def _query(self, command: str) -> str:
         """A read-only command, retried on a bad reply."""
-        last: ProtocolError | None = None
-        for _ in range(self.retries + 1):
-            try:
-                reply: str = self._with_transport(lambda t: self._exchange(t, command))
-            except ProtocolError as exc:
-                last = exc
-                continue
-            if reply.startswith(ev.ERR_PREFIX):
-                raise ProtocolError(f"the printer refused {command} ({reply})")
-            return reply
-        assert last is not None
-        raise last
+        reply = self._retrying(lambda t: self._exchange(t, command))
+        if reply.startswith(ev.ERR_PREFIX):
+            raise ProtocolError(f"the printer refused {command} ({reply})")
+        return reply
 
     def _action(self, command: str) -> None:
         """A command that changes something: sent once; a refusal is mapped to a fault."""
@@ -204,6 +196,9 @@ class EvolisPrinter(Printer):
             cleanings=parse_int(self._query(ev.COUNT_CLEANINGS), ev.COUNT_CLEANINGS),
             ribbon_remaining=parse_int(self._query(ev.RIBBON_REMAINING), ev.RIBBON_REMAINING),
         )
+
+    def card_count(self) -> int:
+        return parse_int(self._query(ev.COUNT_CARDS), ev.COUNT_CARDS)
 
     def feed(self, station: str = AT_PRINT) -> None:
         try:

@@ -112,18 +112,10 @@ class MagicardPrinter(Printer):
     def _ask(self, key: str, *, errors_are_answers: bool = False) -> str:
         """A status key, retried on a bad reply (``PST`` answers ``ERROR:...`` as data)."""
         body = f"{mc.STATUS_PREFIX}{key},"
-        last: ProtocolError | None = None
-        for _ in range(self.retries + 1):
-            try:
-                reply: str = self._with_transport(lambda t: self._exchange(t, body))
-            except ProtocolError as exc:
-                last = exc
-                continue
-            if not reply or (reply.startswith(mc.ERROR_PREFIX) and not errors_are_answers):
-                raise ProtocolError(f"the printer gave no {key} ({reply[:40]!r})")
-            return reply
-        assert last is not None
-        raise last
+        reply = self._retrying(lambda t: self._exchange(t, body))
+        if not reply or (reply.startswith(mc.ERROR_PREFIX) and not errors_are_answers):
+            raise ProtocolError(f"the printer gave no {key} ({reply[:40]!r})")
+        return reply
 
     def _number(self, key: str) -> int:
         text = self._ask(key)
@@ -174,6 +166,9 @@ class MagicardPrinter(Printer):
         return Counters(cards=self._number(mc.TOTAL_CARDS), panels=self._number(mc.TOTAL_PANELS),
                         cleanings=self._number(mc.CLEANINGS),
                         ribbon_remaining=self._number(mc.RIBBON_REMAINING))
+
+    def card_count(self) -> int:
+        return self._number(mc.TOTAL_CARDS)
 
     def feed(self, station: str = AT_PRINT) -> None:
         if station != AT_PRINT:

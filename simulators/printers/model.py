@@ -199,18 +199,18 @@ class PrinterModel:
             if self.position is None:
                 raise MechanicalError(NO_CARD)
             self.position = PRINT
-            if self.planned("cover_open") and not self._fired("cover_open"):
+            if self.planned("cover_open") and not self.fire_once("cover_open"):
                 self.cover_open = True
                 self.errors.add(COVER_OPENED_DURING_JOB)
                 raise MechanicalError(COVER_OPENED_DURING_JOB)
-            if self.planned("overheat") and not self._fired("overheat"):
+            if self.planned("overheat") and not self.fire_once("overheat"):
                 self.head_hot = True
                 self.errors.add(OVERHEAT)
                 raise MechanicalError(OVERHEAT)
-            if self.planned("jam") and not self._fired("jam"):
+            if self.planned("jam") and not self.fire_once("jam"):
                 self.errors.add(JAM)
                 raise MechanicalError(JAM)
-            if self.planned("false_ribbon_end") and not self._fired("false_ribbon_end"):
+            if self.planned("false_ribbon_end") and not self.fire_once("false_ribbon_end"):
                 self.false_ribbon_end = True
                 self.errors.add(RIBBON_OUT)
                 raise MechanicalError(RIBBON_OUT)
@@ -222,7 +222,7 @@ class PrinterModel:
         if self.print_delay:
             time.sleep(self.print_delay)
 
-    def _fired(self, event: str) -> bool:
+    def fire_once(self, event: str) -> bool:
         """True if ``event`` already happened to the current card (events fire once)."""
         key = (self.cards_counter, event)
         if key in self._fired_events:

@@ -26,11 +26,11 @@ class WireFaults:
         rng = model.rng
         with model.lock:
             slow = model.planned("slow")
-            if slow is not None and not model._fired("slow"):
+            if slow is not None and not model.fire_once("slow"):
                 delay += (slow.arg or 3000.0) / 1000.0
-            if model.planned("garbage") and not model._fired("garbage"):
+            if model.planned("garbage") and not model.fire_once("garbage"):
                 return garbage(model), delay
-            if model.planned("truncate") and not model._fired("truncate"):
+            if model.planned("truncate") and not model.fire_once("truncate"):
                 return truncate(reply), delay
         if self.garbage_rate and rng.random() < self.garbage_rate:
             return garbage(model), delay

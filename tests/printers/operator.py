@@ -9,7 +9,7 @@ import time
 from drivers.printers import Panel
 from simulators.printers.model import PrinterModel
 from station_agent.issuing import NOT_STARTED, PENDING, STUCK, CardIssuer, IssueResult
-from station_agent.ledger import Ledger, read_balances
+from station_agent.ledger import Ledger
 
 PANELS = (Panel("K", b"\x00\xff" * 8), Panel("O", b"\x01"))
 
@@ -76,4 +76,3 @@ def assert_ledger_matches(ledger: Ledger, model: PrinterModel, received: int) ->
     assert b.spoiled_held == truth.rejected + truth.removed_by_operator, (b, truth)
     assert b.lost == truth.missing, (b, truth)
     assert b.stock == received - truth.picked, (b, truth)
-    assert read_balances is not None
