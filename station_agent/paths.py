@@ -13,7 +13,6 @@ Config file: ``--config``, else ``$STATION_AGENT_CONFIG``, else
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 
 from station_agent.errors import BadInput
@@ -41,18 +40,11 @@ def default_state_dir() -> Path:
 
 
 def _state_dir_from_config(path: Path, required: bool) -> Path | None:
-    if not path.exists():
-        if required:
-            raise BadInput(f"config file {path} does not exist: give the path of the station's "
-                           "station.toml, or leave --config and $STATION_AGENT_CONFIG unset")
+    if not path.exists() and not required:
         return None
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{path}: not valid TOML ({exc}): fix the file") from exc
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot be read ({exc.strerror}): fix its permissions") from exc
+    from station_agent.config import read_toml
+
+    data = read_toml(path)
     station = data.get("station", {})
     if not isinstance(station, dict):
         raise BadInput(f"{path}: [station] must be a table")

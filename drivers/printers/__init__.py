@@ -53,12 +53,12 @@ def family_from_url(url: str) -> str | None:
 def open_printer(url: str, family: str | None = None, *, usb_backend: Any = None,
                  timeout: float = 2.0, backoff: Backoff | None = None) -> Printer:
     """A driver for the printer at ``url``; the connection opens on first use."""
+    transport = open_transport(url, usb_backend=usb_backend)  # checks the URL first
     fam = family or family_from_url(url)
     if fam is None:
         raise ValueError(f"cannot tell the protocol family of {url}: give it "
                          f"(--family {' or '.join(FAMILIES)}, or family = ... in the config)")
     cls = printer_class(fam)
-    transport = open_transport(url, usb_backend=usb_backend)
     return cls(Link(transport, backoff=backoff), timeout=timeout)
 
 

@@ -216,7 +216,7 @@ class Printer(abc.ABC):
             try:
                 return self.link.call(fn)
             except TransportGone as exc:
-                raise PrinterOffline(f"printer at {self.url} is offline: {exc}") from exc
+                raise PrinterOffline(f"printer offline: {exc}") from exc
             except WrongDevice as exc:
                 raise PrinterOffline(str(exc), PRINTER_REPLACED) from exc
             except TransportError as exc:

@@ -15,14 +15,15 @@ def emit_json(doc: object) -> None:
     sys.stdout.write("\n")
 
 
-def table(rows: Iterable[tuple[str, object]], *, indent: int = 2) -> str:
-    """Two aligned columns: names left, values right."""
+def table(rows: Iterable[tuple[str, object]], *, indent: int = 2, right: bool = True) -> str:
+    """Two aligned columns: names left, values right-aligned (or left with ``right=False``)."""
     rows = list(rows)
     if not rows:
         return ""
     width = max(len(k) for k, _ in rows)
-    vwidth = max(len(_fmt(v)) for _, v in rows)
-    return "\n".join(f"{' ' * indent}{k:<{width}}  {_fmt(v):>{vwidth}}" for k, v in rows)
+    vwidth = max(len(_fmt(v)) for _, v in rows) if right else 0
+    return "\n".join(f"{' ' * indent}{k:<{width}}  {_fmt(v):>{vwidth}}".rstrip()
+                     for k, v in rows)
 
 
 def _fmt(v: object) -> str:

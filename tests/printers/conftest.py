@@ -14,7 +14,9 @@ from simulators.printers import build_simulator
 from simulators.printers.serve import PtyServer, TcpServer
 from simulators.printers.usb_backend import SimUsbBackend, SimUsbDevice
 
-TRANSPORTS = ("pty", "tcp", "usb", "inprocess")
+#: "lp" is the printer-class character device transport, here over the pty's
+#: slave path (usblp is a character device of the same read/write kind).
+TRANSPORTS = ("pty", "tcp", "usb", "lp", "inprocess")
 VENDORS = {"evolis": (ev.USB_VENDOR_ID, ev.USB_PRODUCT_ID_ZENIUS),
            "magicard": (mc.USB_VENDOR_ID, mc.USB_PRODUCT_ID_TANGO_2E)}
 
@@ -27,9 +29,9 @@ class Rig:
         self.sim = build_simulator(family, **options)
         self.model = self.sim.model
         self.server: Any = None
-        if transport == "pty":
+        if transport in ("pty", "lp"):
             self.server = PtyServer(self.sim, link=tmp_path / f"{family}-tty").start()
-            url = self.server.url
+            url = self.server.url if transport == "pty" else f"lp://{self.server.link}"
         elif transport == "tcp":
             self.server = TcpServer(self.sim).start()
             url = self.server.url

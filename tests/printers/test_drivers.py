@@ -94,7 +94,7 @@ def test_slow_reply_times_out_then_recovers(make_rig: Any, family: str) -> None:
     assert rig.printer.identity().serial == rig.model.serial
 
 
-@pytest.mark.parametrize("transport", ["pty", "tcp", "usb", "inprocess"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_device_disappears_and_comes_back(make_rig: Any, family: str, transport: str) -> None:
     rig = make_rig(family, transport, cards=5)

@@ -1,0 +1,98 @@
+"""``sim printer``: run a device simulator standalone (DESIGN §5).
+
+The first line on stdout is where to connect, alone on its line (the pty
+path such as ``/dev/pts/7``, or ``socket://127.0.0.1:PORT``), so scripts can
+read it; the simulator then runs until SIGINT or SIGTERM and prints what
+physically happened (cards picked, issued, rejected) on stderr when it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from station_agent.errors import BadInput
+
+_FAMILIES = ("evolis", "magicard")
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``sim`` and its simulators."""
+    from simulators.printers import OPTIONS
+
+    sim = sub.add_parser("sim", help="run a device simulator standalone",
+                         description="Run a simulator that speaks a device's wire protocol; "
+                                     "it prints where to connect.")
+    ssub = sim.add_subparsers(dest="sim_cmd", metavar="DEVICE", required=True)
+    p = ssub.add_parser(
+        "printer", help="a card printer (Evolis or Magicard protocol) on a pty or TCP port",
+        description="A simulated card printer on a pseudo-terminal (connect with "
+                    "serial:///dev/pts/N) or a TCP port (socket://127.0.0.1:PORT). Fault "
+                    "options take comma-separated card numbers (1 = first card picked).")
+    p.add_argument("--family", required=True, choices=_FAMILIES, help="protocol family")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal")
+    where.add_argument("--tcp", type=_port, metavar="PORT",
+                       help="serve on this TCP port (0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp")
+    p.add_argument("--link", metavar="PATH",
+                   help="with --pty: keep a symlink at PATH pointing at the current pty "
+                        "(like /dev/serial/by-id/...; survives vanish and return)")
+    faults = p.add_argument_group("simulated printer and faults")
+    for name, (_kind, default, helptext) in OPTIONS.items():
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        faults.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, metavar="V",
+                            help=f"{helptext} (default: {shown if shown != '' else 'none'})")
+    p.set_defaults(func=cmd_sim_printer, needs_state=False)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, got {text!r}")
+    return int(text)
+
+
+def cmd_sim_printer(args: argparse.Namespace, _state: Path | None) -> int:
+    """Serve a simulated printer until interrupted."""
+    from simulators.printers import build_simulator, parse_options
+    from simulators.printers.serve import PtyServer, TcpServer
+
+    raw = {k[4:]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+    try:
+        sim = build_simulator(args.family, **parse_options(raw))
+    except (ValueError, OSError) as exc:
+        raise BadInput(f"{exc}; see `station-agent sim printer --help`") from None
+    if args.link and not args.pty:
+        raise BadInput("--link only goes with --pty")
+    try:
+        server: PtyServer | TcpServer = (PtyServer(sim, link=args.link) if args.pty
+                                         else TcpServer(sim, host=args.host, port=args.tcp))
+    except OSError as exc:
+        raise BadInput(f"cannot serve the simulator: {exc.strerror or exc}; "
+                       "choose another port or --link path") from None
+
+    stop = threading.Event()
+
+    def on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with server:
+        where = server.path if isinstance(server, PtyServer) else server.url
+        sys.stdout.write(where + "\n")
+        sys.stdout.flush()
+        sys.stderr.write(f"simulated {args.family} printer (serial {sim.model.serial}, "
+                         f"{sim.model.feeder} blanks) at {server.url} "
+                         f"(--family {args.family}); Ctrl-C to stop\n")
+        sys.stderr.flush()
+        while not stop.wait(0.5):
+            pass
+    t = sim.model.truth
+    sys.stderr.write(f"stopped: picked {t.picked}, issued {t.issued}, rejected {t.rejected}, "
+                     f"removed by operator {t.removed_by_operator}, missing {t.missing}\n")
+    return 0

@@ -1,0 +1,268 @@
+"""The station's configuration file, ``station.toml`` (DESIGN §6b).
+
+:func:`load_config` reads and validates the whole file up front. Every error
+is one line naming the file, the table (``[[printer]] #2``), the key and what
+was expected, e.g.::
+
+    station.toml: [[printer]] #2 url: expected a device URL such as
+    serial:///dev/ttyUSB0, got "COM3"
+
+Unknown keys are errors (they are usually typos).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from station_agent.errors import BadInput
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DEVICE_SCHEMES = ("serial", "socket", "tcp", "rfc2217", "usb", "lp", "sim")
+PRINTER_FAMILIES = ("evolis", "magicard")
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """One ``[[printer]]``."""
+
+    id: str
+    url: str
+    family: str | None = None
+    poll_interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """One ``[[reader]]``."""
+
+    id: str
+    url: str
+    printer: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """``[network]``: the central server the station depends on."""
+
+    probe_url: str | None = None
+    interval: float = 5.0
+    fail_after: int = 3
+    clear_after: int = 2
+    slow_ms: float = 2000.0
+
+
+@dataclass(frozen=True)
+class UplinkConfig:
+    """``[uplink]``."""
+
+    mqtt_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StockConfig:
+    """``[stock]``."""
+
+    low_threshold: int = 500
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated ``station.toml``."""
+
+    path: Path
+    station_id: str
+    state_dir: Path | None = None
+    printers: tuple[PrinterConfig, ...] = ()
+    readers: tuple[ReaderConfig, ...] = ()
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    uplink: UplinkConfig = field(default_factory=UplinkConfig)
+    stock: StockConfig = field(default_factory=StockConfig)
+
+    def printer(self, printer_id: str) -> PrinterConfig:
+        """The ``[[printer]]`` called ``printer_id``; :class:`BadInput` naming the known ones."""
+        for p in self.printers:
+            if p.id == printer_id:
+                return p
+        known = ", ".join(p.id for p in self.printers) or "none"
+        raise BadInput(f"{self.path.name}: no [[printer]] with id {printer_id!r} "
+                       f"(configured: {known}); use one of those ids or --url")
+
+
+class _Table:
+    """Typed reads from one TOML table, tracking which keys were used."""
+
+    def __init__(self, file: str, where: str, data: object) -> None:
+        self.file, self.where = file, where
+        if not isinstance(data, dict):
+            raise BadInput(f"{file}: {where} must be a table, got {_show(data)}")
+        self.data: dict[str, Any] = data
+
+    def error(self, key: str, expected: str) -> BadInput:
+        return BadInput(f"{self.file}: {self.where} {key}: expected {expected}, "
+                        f"got {_show(self.data.get(key))}")
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def text(self, key: str, expected: str, *, required: bool = False,
+             pattern: re.Pattern[str] | None = None) -> str | None:
+        if key not in self.data:
+            if required:
+                raise BadInput(f"{self.file}: {self.where} {key}: missing; add "
+                               f"{key} = ... ({expected})")
+            return None
+        value = self.data[key]
+        if not isinstance(value, str) or not value or (pattern and not pattern.match(value)):
+            raise self.error(key, expected)
+        return value
+
+    def number(self, key: str, default: float, *, low: float, high: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not low <= value <= high:
+            raise self.error(key, f"a number of seconds between {low:g} and {high:g}"
+                             if key in ("interval", "poll_interval")
+                             else f"a number between {low:g} and {high:g}")
+        return float(value)
+
+    def integer(self, key: str, default: int, *, low: int, high: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.error(key, f"a whole number between {low} and {high:,}")
+        return value
+
+    def only(self, keys: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in keys:
+                raise BadInput(f"{self.file}: {self.where}: unknown key {key!r} (known: "
+                               f"{', '.join(keys)}); fix the spelling or remove it")
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _device_url(t: _Table, key: str, example: str, schemes: tuple[str, ...]) -> str:
+    url = t.text(key, f"a device URL such as {example}", required=True)
+    assert url is not None
+    scheme = urlsplit(url).scheme
+    if scheme not in schemes or "://" not in url:
+        raise t.error(key, f"a device URL such as {example}")
+    return url
+
+
+def _network_url(t: _Table, key: str, example: str, schemes: tuple[str, ...]) -> str | None:
+    url = t.text(key, f"a URL such as {example}")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise t.error(key, f"a URL such as {example}")
+    return url
+
+
+def _array(file: str, data: dict[str, Any], name: str) -> list[object]:
+    value = data.get(name, [])
+    if not isinstance(value, list):
+        raise BadInput(f"{file}: {name} must be written [[{name}]] (an array of tables)")
+    return value
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    """Validate parsed TOML ``data`` read from ``path``."""
+    file = path.name
+    top = _Table(file, "top level", data)
+    top.only(("station", "printer", "reader", "network", "uplink", "stock"))
+    if "station" not in data:
+        raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
+    st = _Table(file, "[station]", data["station"])
+    st.only(("id", "state_dir"))
+    station_id = st.text("id", 'a station id such as "kupang-01" (letters, digits, . _ -)',
+                         required=True, pattern=_ID)
+    state_dir = st.text("state_dir", 'a directory path such as "/var/lib/station-agent"')
+
+    printers: list[PrinterConfig] = []
+    for n, raw in enumerate(_array(file, data, "printer"), 1):
+        t = _Table(file, f"[[printer]] #{n}", raw)
+        t.only(("id", "url", "family", "poll_interval"))
+        pid = t.text("id", 'a printer id such as "evolis-1"', required=True, pattern=_ID)
+        url = _device_url(t, "url", "serial:///dev/ttyUSB0", _DEVICE_SCHEMES)
+        family = t.text("family", f"one of {', '.join(PRINTER_FAMILIES)}")
+        if family is not None and family not in PRINTER_FAMILIES:
+            raise t.error("family", f"one of {', '.join(PRINTER_FAMILIES)}")
+        printers.append(PrinterConfig(pid, url, family,  # type: ignore[arg-type]
+                                      t.number("poll_interval", 1.0, low=0.05, high=3600)))
+
+    readers: list[ReaderConfig] = []
+    for n, raw in enumerate(_array(file, data, "reader"), 1):
+        t = _Table(file, f"[[reader]] #{n}", raw)
+        t.only(("id", "url", "printer"))
+        rid = t.text("id", 'a reader id such as "encoder-1"', required=True, pattern=_ID)
+        url = _device_url(t, "url", '"pcsc://Virtual PCD"', ("pcsc", "sim"))
+        readers.append(ReaderConfig(rid, url,  # type: ignore[arg-type]
+                                    t.text("printer", "the id of a [[printer]]")))
+
+    ids = [p.id for p in printers] + [r.id for r in readers]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        raise BadInput(f"{file}: device id {dup!r} is used twice; give every printer and "
+                       "reader its own id")
+    for n, r in enumerate(readers, 1):
+        if r.printer is not None and r.printer not in {p.id for p in printers}:
+            raise BadInput(f"{file}: [[reader]] #{n} printer: expected the id of a [[printer]], "
+                           f'got "{r.printer}"')
+
+    net = _Table(file, "[network]", data.get("network", {}))
+    net.only(("probe_url", "interval", "fail_after", "clear_after", "slow_ms"))
+    network = NetworkConfig(
+        probe_url=_network_url(net, "probe_url", "https://central.example/health",
+                               ("http", "https")),
+        interval=net.number("interval", 5.0, low=0.1, high=3600),
+        fail_after=net.integer("fail_after", 3, low=1, high=1000),
+        clear_after=net.integer("clear_after", 2, low=1, high=1000),
+        slow_ms=net.number("slow_ms", 2000.0, low=1, high=600_000))
+
+    up = _Table(file, "[uplink]", data.get("uplink", {}))
+    up.only(("mqtt_url",))
+    uplink = UplinkConfig(_network_url(up, "mqtt_url", "mqtt://127.0.0.1:1883",
+                                       ("mqtt", "mqtts")))
+
+    sk = _Table(file, "[stock]", data.get("stock", {}))
+    sk.only(("low_threshold",))
+    stock = StockConfig(sk.integer("low_threshold", 500, low=0, high=10_000_000))
+
+    return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
+                  state_dir=Path(state_dir) if state_dir else None,
+                  printers=tuple(printers), readers=tuple(readers),
+                  network=network, uplink=uplink, stock=stock)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as TOML; :class:`BadInput` when missing, unreadable or invalid."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise BadInput(f"config file {path} does not exist: give the path of the station's "
+                       "station.toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path}: not valid TOML ({exc}): fix the file") from exc
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror}): fix its permissions") from exc
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``station.toml`` at ``path``."""
+    return parse_config(read_toml(path), path)

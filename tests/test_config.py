@@ -1,0 +1,113 @@
+"""station.toml validation: every key checked, errors name file, table, key and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from station_agent.config import Config, load_config
+from station_agent.errors import BadInput
+
+FULL = """
+[station]
+id = "kupang-01"
+state_dir = "/var/lib/station-agent"
+
+[[printer]]
+id = "evolis-1"
+url = "serial:///dev/ttyUSB0"
+family = "evolis"
+poll_interval = 1.0
+
+[[printer]]
+id = "magicard-1"
+url = "usb://0c1f:1800"
+
+[[reader]]
+id = "encoder-1"
+url = "pcsc://Virtual PCD 00 00"
+printer = "evolis-1"
+
+[network]
+probe_url = "https://central.example/health"
+interval = 5.0
+fail_after = 3
+clear_after = 2
+slow_ms = 2000
+
+[uplink]
+mqtt_url = "mqtt://127.0.0.1:1883"
+
+[stock]
+low_threshold = 500
+"""
+
+
+def _load(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "station.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(BadInput) as info:
+        _load(tmp_path, text)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    cfg = _load(tmp_path, FULL)
+    assert cfg.station_id == "kupang-01"
+    assert [p.id for p in cfg.printers] == ["evolis-1", "magicard-1"]
+    assert cfg.printer("magicard-1").family is None
+    assert cfg.readers[0].printer == "evolis-1"
+    assert cfg.network.fail_after == 3 and cfg.stock.low_threshold == 500
+
+
+def test_minimal_config_has_defaults(tmp_path: Path) -> None:
+    cfg = _load(tmp_path, '[station]\nid = "s1"\n')
+    assert cfg.printers == () and cfg.network.probe_url is None
+    assert cfg.network.interval == 5.0 and cfg.uplink.mqtt_url is None
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (('url = "usb://0c1f:1800"', 'url = "COM3"'),
+     'station.toml: [[printer]] #2 url: expected a device URL such as serial:///dev/ttyUSB0, '
+     'got "COM3"'),
+    (("poll_interval = 1.0", "pol_interval = 1.0"),
+     "station.toml: [[printer]] #1: unknown key 'pol_interval'"),
+    (('family = "evolis"', 'family = "zebra"'),
+     'station.toml: [[printer]] #1 family: expected one of evolis, magicard, got "zebra"'),
+    (("fail_after = 3", 'fail_after = "3"'),
+     'station.toml: [network] fail_after: expected a whole number between 1 and 1,000, got "3"'),
+    (("slow_ms = 2000", "slow_ms = -1"),
+     "station.toml: [network] slow_ms: expected a number between 1 and 600000, got -1"),
+    (('probe_url = "https://central.example/health"', 'probe_url = "central.example"'),
+     "station.toml: [network] probe_url: expected a URL such as"),
+    (('mqtt_url = "mqtt://127.0.0.1:1883"', 'mqtt_url = "http://broker"'),
+     "station.toml: [uplink] mqtt_url: expected a URL such as mqtt://127.0.0.1:1883"),
+    (('printer = "evolis-1"', 'printer = "evolis-9"'),
+     'station.toml: [[reader]] #1 printer: expected the id of a [[printer]], got "evolis-9"'),
+    (('id = "encoder-1"', 'id = "evolis-1"'),
+     "station.toml: device id 'evolis-1' is used twice"),
+    (('id = "kupang-01"', 'id = "kupang 01"'),
+     'station.toml: [station] id: expected a station id such as "kupang-01"'),
+    (('low_threshold = 500', 'low_threshold = true'),
+     "station.toml: [stock] low_threshold: expected a whole number"),
+    (("[uplink]", "[upink]"), "station.toml: top level: unknown key 'upink'"),
+])
+def test_errors_name_file_table_key_and_expectation(tmp_path: Path, change: tuple[str, str],
+                                                    expected: str) -> None:
+    old, new = change
+    assert old in FULL
+    assert _error(tmp_path, FULL.replace(old, new, 1)).startswith(expected)
+
+
+def test_missing_station_id_and_bad_toml(tmp_path: Path) -> None:
+    assert "[station] id: missing" in _error(tmp_path, "[station]\n")
+    assert "[station] missing" in _error(tmp_path, "[stock]\nlow_threshold = 1\n")
+    assert "not valid TOML" in _error(tmp_path, "[station\n")
+    assert "must be written [[printer]]" in _error(tmp_path, '[station]\nid="a"\n[printer]\n')
