@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 # Stations a card can be at inside the printer.
@@ -132,7 +132,11 @@ class PrinterModel:
         self.rng = random.Random(seed)
         self.cover_open = False
         self.head_hot = False
-        self.position: str | None = None
+        self._position: str | None = None
+        #: Called as ``listener(card_number, position)`` whenever the card moves
+        #: (position ``None``: it left the printer). A card simulator uses this to
+        #: put the matching chip in front of the reader at the encoder station.
+        self.position_listeners: list[Callable[[int, str | None], None]] = []
         self.errors: set[str] = set()
         self.busy = False
         self.false_ribbon_end = False
@@ -148,6 +152,19 @@ class PrinterModel:
         self._fired_events: set[tuple[int, str]] = set()
 
     # -- observation -----------------------------------------------------------
+
+    @property
+    def position(self) -> str | None:
+        """Where the card inside is (``None``: no card)."""
+        return self._position
+
+    @position.setter
+    def position(self, where: str | None) -> None:
+        if where == self._position:
+            return
+        self._position = where
+        for listener in self.position_listeners:
+            listener(self.cards_counter, where)
 
     @property
     def card_number(self) -> int:
