@@ -1,0 +1,1 @@
+"""Smart-card reader adapters: PC/SC (pyscard) and an in-process fake."""
