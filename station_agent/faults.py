@@ -30,7 +30,10 @@ CODES: dict[str, tuple[str, str]] = {
     "printer_unsupported": (ERROR, "use a printer family that supports this step"),
     "unreported_pick": (ERROR, "another program used the printer: find out which; the cards "
                                "were written off"),
-    "chip_unreadable": (WARNING, "the card's chip failed the check; the card was rejected"),
+    "chip_unreadable": (WARNING, "several chips in a row failed their check: check the reader "
+                                 "and its antenna position, then the blank batch"),
+    "pcsc_service_down": (ERROR, "start the PC/SC service (systemctl start pcscd.socket)"),
+    "reader_missing": (ERROR, "check the reader's USB cable and the pcsc:// name in the config"),
 }
 
 

@@ -3,7 +3,8 @@
 For one card: check the printer is ready -> pick a blank (ledger ``pick``,
 with the printer's lifetime counter read before and after) -> optionally
 park it at the contactless station and run the chip check -> print the
-panels -> eject (``complete``) or reject (``reject`` with a reason).
+panels -> eject (``complete``) or reject (``reject`` with a reason; a chip
+that fails its check: reason ``chip_failed``).
 
 The printer's counter, not the reply to a command, decides whether a card
 was picked: a failure before the pick consumes nothing; a card picked
@@ -38,6 +39,8 @@ from station_agent.ledger import Ledger, LedgerRefused, model
 
 COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING = (
     "complete", "reject", "stuck", "not_started", "pending")
+#: Reject reason of a blank whose chip failed its check.
+CHIP_FAILED = "chip_failed"
 
 #: Printer fault codes the issuer raises and clears from the printer's status.
 _PRINTER_CONDITIONS = ("card_jam", "feeder_empty", "ribbon_out", "cover_open",
@@ -125,6 +128,9 @@ class CardIssuer:
             return self._settled.pop(job_id)
         if blocked is not None:
             return IssueResult(job_id, NOT_STARTED, fault=blocked)
+        reader_fault = self._reader_fault()
+        if reader_fault is not None:
+            return IssueResult(job_id, NOT_STARTED, fault=reader_fault)
         try:
             status = self.printer.status()
         except PrinterError as exc:
@@ -172,11 +178,12 @@ class CardIssuer:
         if self.chip_check is not None:
             try:
                 ok = bool(self.chip_check(job_id))
-            except Exception:
-                ok = False
+            except Exception as exc:  # the reader itself failed (service down, unplugged)
+                code = getattr(exc, "code", None) or "chip_unreadable"
+                self._raise(code, f"job {job_id}: no chip check possible: {exc}")
+                return self._spoil(job_id, code)
             if not ok:
-                self._raise("chip_unreadable", f"job {job_id}: the chip check failed")
-                return self._spoil(job_id, "chip_unreadable")
+                return self._spoil(job_id, CHIP_FAILED)
 
         for panel in panels:
             failure = self._print_panel(panel)
@@ -189,6 +196,12 @@ class CardIssuer:
                 return self._complete(job_id)
             return self._spoil(job_id, exc.code)
         return self._complete(job_id)
+
+    def _reader_fault(self) -> str | None:
+        """A chip checker that can tell (``ready()``) it cannot check now blocks the
+        job before a blank is picked: a reader outage must not spoil blanks."""
+        ready = getattr(self.chip_check, "ready", None)
+        return ready() if callable(ready) else None
 
     def _record_pick(self, job_id: str, before: int, after: int) -> None:
         self.ledger.record(model.pick(job_id, device=self.device,

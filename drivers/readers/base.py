@@ -26,6 +26,15 @@ SELECT_MF: Final = bytes.fromhex("00A4000C023F00")
 _PATTERN = re.compile(r"^([0-9A-F?]{2})+$")
 
 
+def is_contactless_atr(atr: bytes) -> bool:
+    """The ATR a PC/SC reader builds for a contactless card (``3B 8n 80 01 ...``).
+
+    GET DATA (``FF CA``) is a PC/SC part 3 pseudo-APDU for contactless cards; it
+    is sent only to those (vpcd forwards it to the card itself, and some
+    contact-card emulators crash on a class byte of FF)."""
+    return len(atr) >= 4 and atr[0] == 0x3B and atr[1] & 0xF0 == 0x80 and atr[2:4] == b"\x80\x01"
+
+
 class ReaderError(Exception):
     """A reader-level failure; ``code`` is a DESIGN §4 fault code."""
 
@@ -141,9 +150,10 @@ def verdict_from(policy: ChipPolicy, reader: str, atr: bytes, uid_reply: bytes |
     v = ChipVerdict(reader=reader, present=True, atr=atr.hex().upper(), retries=retries)
     if uid_reply is not None and len(uid_reply) > 2 and uid_reply[-2:] == b"\x90\x00":
         v.uid = uid_reply[:-2].hex().upper()
+    elif uid_reply is None or len(uid_reply) < 2:
+        v.uid_note = "UID unavailable (contact card: no GET DATA)"
     else:
-        sw = uid_reply[-2:].hex().upper() if uid_reply and len(uid_reply) >= 2 else "nothing"
-        v.uid_note = f"UID unavailable (GET DATA answered {sw})"
+        v.uid_note = f"UID unavailable (GET DATA answered {uid_reply[-2:].hex().upper()})"
     if select_reply is not None and len(select_reply) >= 2:
         v.select_sw = select_reply[-2:].hex().upper()
     if not policy.atr_matches(atr):

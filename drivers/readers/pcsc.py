@@ -35,6 +35,7 @@ from drivers.readers.base import (
     ChipVerdict,
     Reader,
     ReaderError,
+    is_contactless_atr,
     verdict_from,
 )
 
@@ -218,7 +219,8 @@ class PcscReader(Reader):
                 try:
                     card, proto = self._connect(name)
                     atr = self._atr(card)
-                    uid = self.transmit(card, proto, GET_UID)
+                    uid = (self.transmit(card, proto, GET_UID) if is_contactless_atr(atr)
+                           else None)
                     select = self.transmit(card, proto, self.policy.select_apdu)
                     return verdict_from(self.policy, name, atr, uid, select, attempt)
                 except _Transient as exc:

@@ -1,4 +1,4 @@
-"""``sim printer``: run a device simulator standalone (DESIGN §5).
+"""``sim printer|card``: run a device simulator standalone (DESIGN §5).
 
 The first line on stdout is where to connect, alone on its line (the pty
 path such as ``/dev/pts/7``, or ``socket://127.0.0.1:PORT``), so scripts can
@@ -49,11 +49,57 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                             help=f"{helptext} (default: {shown if shown != '' else 'none'})")
     p.set_defaults(func=cmd_sim_printer, needs_state=False)
 
+    from simulators.cards import DEFAULT_PORT, PROFILES
+
+    c = ssub.add_parser(
+        "card", help="a contactless chip in a vpcd virtual reader slot (pcscd + vsmartcard-vpcd)",
+        description="Put a simulated chip into pcscd's vpcd virtual reader: it connects to "
+                    f"vpcd (port {DEFAULT_PORT} is 'Virtual PCD 00 00', {DEFAULT_PORT + 1} is "
+                    "'... 00 01') and stays in the field until stopped, reconnecting when "
+                    "pcscd restarts.")
+    c.add_argument("--profile", default="ektp", choices=PROFILES, help="kind of chip")
+    c.add_argument("--port", type=_port, default=DEFAULT_PORT, help="vpcd port")
+    c.add_argument("--host", default="127.0.0.1", help="vpcd host")
+    c.add_argument("--seed", type=int, default=0, help="seed of the UID and random answers")
+    c.set_defaults(func=cmd_sim_card, needs_state=False)
+
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, got {text!r}")
     return int(text)
+
+
+def _until_signalled() -> None:
+    stop = threading.Event()
+
+    def on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop.wait(0.5):
+        pass
+
+
+def cmd_sim_card(args: argparse.Namespace, _state: Path | None) -> int:
+    """Keep a simulated chip in a vpcd slot until interrupted."""
+    from simulators.cards import SimCard, VpcdSlot
+
+    card = SimCard(args.profile, seed=args.seed)
+    with VpcdSlot(args.host, args.port) as slot:
+        slot.insert(card)
+        sys.stdout.write(f"vpcd://{args.host}:{args.port}\n")
+        sys.stdout.flush()
+        atr = card.atr.hex().upper() or "none (mute)"
+        sys.stderr.write(f"simulated {args.profile} chip (ATR {atr}, UID {card.uid.hex().upper()}) "
+                         f"for vpcd at {args.host}:{args.port}; "
+                         f"{'connected' if slot.wait_connected(2) else 'waiting for pcscd'}; "
+                         "Ctrl-C to stop\n")
+        sys.stderr.flush()
+        _until_signalled()
+    sys.stderr.write(f"stopped: {slot.apdus} APDUs answered, {slot.connects} connection(s)\n")
+    return 0
 
 
 def cmd_sim_printer(args: argparse.Namespace, _state: Path | None) -> int:
@@ -75,13 +121,6 @@ def cmd_sim_printer(args: argparse.Namespace, _state: Path | None) -> int:
         raise BadInput(f"cannot serve the simulator: {exc.strerror or exc}; "
                        "choose another port or --link path") from None
 
-    stop = threading.Event()
-
-    def on_signal(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     with server:
         where = server.path if isinstance(server, PtyServer) else server.url
         sys.stdout.write(where + "\n")
@@ -90,8 +129,7 @@ def cmd_sim_printer(args: argparse.Namespace, _state: Path | None) -> int:
                          f"{sim.model.feeder} blanks) at {server.url} "
                          f"(--family {args.family}); Ctrl-C to stop\n")
         sys.stderr.flush()
-        while not stop.wait(0.5):
-            pass
+        _until_signalled()
     t = sim.model.truth
     sys.stderr.write(f"stopped: picked {t.picked}, issued {t.issued}, rejected {t.rejected}, "
                      f"removed by operator {t.removed_by_operator}, missing {t.missing}\n")

@@ -66,7 +66,7 @@ def test_chip_check_failure_rejects(make_rig: Any, ledger: Ledger, family: str) 
         return False
 
     r = CardIssuer(rig.printer, ledger, "p1", chip_check=check).issue("j1", PANELS)
-    assert (r.outcome, r.reason) == (REJECT, "chip_unreadable")
+    assert (r.outcome, r.reason) == (REJECT, "chip_failed")
     assert seen == ["contactless" if family == "evolis" else "print"]
     assert ledger.balances().spoiled_held == 1 and rig.model.truth.rejected == 1
 
