@@ -13,7 +13,8 @@ puts a :class:`~simulators.cards.card.SimCard` in the field, ``remove`` takes
 it out, and when pcscd is restarted (the connection drops or is refused) it
 reconnects by itself, every 0.1 s, as long as a card is inserted. A mute
 (dead) chip never connects: like a real reader, vpcd then sees no card. (An
-empty ATR is no substitute: vpcd then blocks pcscd's next power-up for good.)
+empty ATR is no substitute: here it made pcscd's next power-up block for as
+long as we watched, 15 s.)
 """
 
 from __future__ import annotations
