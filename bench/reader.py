@@ -44,7 +44,7 @@ def main(apdus: int = 3000, arrivals: int = 60) -> None:
         if not reader.wait_card(5):
             raise RuntimeError("the simulated card never appeared")
         name = reader.name()
-        card, proto = reader._connect(name)
+        card, proto = reader.connect(name)
         apdu = list(SELECT_MF)
         ours, bare = [], []
         for _ in range(3):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,6 +54,31 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) 
                           capture_output=True, text=True, timeout=timeout,
                           env=env if env is not None else cli_env(), cwd=REPO)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def spawn(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start a long-running process (a simulator) with piped text output."""
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env if env is not None else cli_env(), cwd=REPO)
+
+
+def first_line(proc: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The first stdout line of ``proc`` (where a simulator says to connect)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f"{proc.args!r} printed nothing in {timeout} s"
+    return proc.stdout.readline().strip()
+
+
+def terminate(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM ``proc`` (SIGKILL if it does not stop in 10 s); returns its stderr."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _out, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _out, err = proc.communicate()
+    return err
 
 
 @pytest.fixture

@@ -78,17 +78,23 @@ def parse_pcsc_url(url: str) -> str:
     return unquote(url[len("pcsc://"):])
 
 
+def _reader_names(ctx: int) -> tuple[int, list[str]]:
+    """``(hresult, names)``; no readers at all is success with an empty list."""
+    hr, names = scard.SCardListReaders(ctx, [])
+    if _u32(hr) == _NO_READERS:
+        return scard.SCARD_S_SUCCESS, []
+    return hr, [str(n) for n in names] if hr == scard.SCARD_S_SUCCESS else []
+
+
 def list_readers() -> list[str]:
     """Every reader pcscd knows (empty list when none); :class:`ReaderError` when
     the service is not available."""
     ctx = _establish()
     try:
-        hr, names = scard.SCardListReaders(ctx, [])
-        if _u32(hr) == _NO_READERS:
-            return []
+        hr, names = _reader_names(ctx)
         if hr != scard.SCARD_S_SUCCESS:
             raise ReaderError(PCSC_SERVICE_DOWN, f"PC/SC cannot list readers: {describe(hr)}")
-        return list(names)
+        return names
     finally:
         scard.SCardReleaseContext(ctx)
 
@@ -136,15 +142,12 @@ class PcscReader(Reader):
 
     def name(self) -> str:
         with self._lock:
-            ctx = self._context()
-            hr, names = scard.SCardListReaders(ctx, [])
-            if _u32(hr) == _NO_READERS:
-                names = []
-            elif hr != scard.SCARD_S_SUCCESS:
+            hr, names = _reader_names(self._context())
+            if hr != scard.SCARD_S_SUCCESS:
                 raise self._fail(hr, "listing readers")
             for n in names:
                 if self.substring in n:
-                    return str(n)
+                    return n
             known = ", ".join(names) or "none"
             raise ReaderError(READER_MISSING,
                               f"no reader matching {self.substring!r} (readers: {known}); "
@@ -170,7 +173,11 @@ class PcscReader(Reader):
 
     def wait_card(self, timeout: float) -> bool:
         with self._lock:
-            name = self.name()
+            return self._wait(self.name(), timeout)
+
+    def _wait(self, name: str, timeout: float) -> bool:
+        """:meth:`wait_card` on the reader already looked up as ``name``."""
+        with self._lock:
             deadline = time.monotonic() + timeout
             event, _ = self._state(name, scard.SCARD_STATE_UNAWARE, 0)
             while True:
@@ -184,7 +191,9 @@ class PcscReader(Reader):
 
     # -- the card ---------------------------------------------------------------------
 
-    def _connect(self, name: str) -> tuple[int, int]:
+    def connect(self, name: str) -> tuple[int, int]:
+        """A shared connection ``(card handle, protocol)`` to the card in reader
+        ``name``; the caller disconnects it (``SCardDisconnect``)."""
         hr, card, proto = scard.SCardConnect(self._context(), name, scard.SCARD_SHARE_SHARED,
                                              _PROTOCOLS)
         if hr != scard.SCARD_S_SUCCESS:
@@ -209,7 +218,7 @@ class PcscReader(Reader):
         with self._lock:
             name = self.name()
             self.checks += 1
-            if not self.wait_card(timeout):
+            if not self._wait(name, timeout):
                 return ChipVerdict(reader=name, present=False,
                                    reason="no chip answered in the field (dead chip or no card)")
             attempts = self.policy.retries + 1
@@ -217,7 +226,7 @@ class PcscReader(Reader):
             for attempt in range(attempts):
                 card = None
                 try:
-                    card, proto = self._connect(name)
+                    card, proto = self.connect(name)
                     atr = self._atr(card)
                     uid = (self.transmit(card, proto, GET_UID) if is_contactless_atr(atr)
                            else None)
@@ -246,7 +255,7 @@ class PcscReader(Reader):
         a card (the other half); False if none came back."""
         event, _ = self._state(name, scard.SCARD_STATE_UNAWARE, 0)
         self._state(name, event & ~scard.SCARD_STATE_CHANGED, timeout / 2)
-        return self.wait_card(timeout / 2)
+        return self._wait(name, timeout / 2)
 
     def _atr(self, card: int) -> bytes:
         hr, _reader, _state, _proto, atr = scard.SCardStatus(card)

@@ -4,8 +4,6 @@ separate processes, simulators on a real pty or TCP port."""
 from __future__ import annotations
 
 import json
-import select
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ import pytest
 from drivers.printers import Panel, PrinterError, open_printer
 from simulators.printers import build_simulator
 from simulators.printers.serve import PtyServer, TcpServer
-from tests.conftest import REPO, cli_env, run_cli
+from tests.conftest import first_line, run_cli, spawn, terminate
 
 
 @pytest.fixture
@@ -90,18 +88,12 @@ def test_errors_are_one_line_with_the_right_exit_code(args: list[str], code: int
 
 
 def _start_sim(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "station_agent", "sim", "printer", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env(), cwd=REPO)
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 20)
-    assert ready, "the simulator printed nothing"
-    return proc, proc.stdout.readline().strip()
+    proc = spawn([sys.executable, "-m", "station_agent", "sim", "printer", *args])
+    return proc, first_line(proc)
 
 
 def _stop_sim(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    _out, err = proc.communicate(timeout=10)
+    err = terminate(proc)
     assert proc.returncode == 0, err
     return err
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from typing import Any
@@ -17,7 +14,7 @@ import pytest
 
 from simulators.cards import SimCard, VpcdSlot
 from simulators.cards.pcscd import READER_NAMES, Pcscd
-from tests.conftest import REPO, cli_env, run_cli
+from tests.conftest import cli_env, first_line, run_cli, spawn, terminate
 
 
 def _scan(*args: str, wait_for: str | None = None) -> dict[str, Any]:
@@ -53,32 +50,15 @@ def test_scan_exits_1_when_pcsc_is_unavailable(tmp_path: Any) -> None:
     assert "PC/SC service is not available" in res.err and res.err.count("\n") == 1
 
 
-def _start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env or cli_env(), cwd=REPO)
-
-
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _out, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _out, err = proc.communicate()
-    return err
-
-
 def test_sim_card_standalone_is_seen_by_scan(running_pcscd: Pcscd) -> None:
-    proc = _start([sys.executable, "-m", "station_agent", "sim", "card", "--profile", "typeb",
-                   "--port", str(running_pcscd.port + 1)])
+    proc = spawn([sys.executable, "-m", "station_agent", "sim", "card", "--profile", "typeb",
+                  "--port", str(running_pcscd.port + 1)])
     try:
-        assert proc.stdout is not None
-        assert select.select([proc.stdout], [], [], 20)[0], "sim card printed nothing"
-        assert proc.stdout.readline().strip() == f"vpcd://127.0.0.1:{running_pcscd.port + 1}"
+        assert first_line(proc) == f"vpcd://127.0.0.1:{running_pcscd.port + 1}"
         r1 = _scan(wait_for=READER_NAMES[1])[READER_NAMES[1]]
         assert r1["atr"].startswith("3B888001") and r1["chip_ok"] is True
     finally:
-        err = _stop(proc)
+        err = terminate(proc)
     assert proc.returncode == 0 and "APDUs answered" in err
 
 
@@ -91,8 +71,8 @@ def test_scan_works_with_vsmartcards_own_emulator(running_pcscd: Pcscd) -> None:
         pytest.skip("vsmartcard's vicc is not installed")
     # vicc runs under the test interpreter, which has pycryptodome (a test extra).
     env = dict(os.environ, PYTHONPATH="/usr/lib/python3/site-packages/virtualsmartcard")
-    proc = _start([sys.executable, vicc, "--type", "iso7816", "--hostname", "127.0.0.1", "--port",
-                   str(running_pcscd.port)], env=env)
+    proc = spawn([sys.executable, vicc, "--type", "iso7816", "--hostname", "127.0.0.1", "--port",
+                  str(running_pcscd.port)], env=env)
     try:
         r0 = _scan(wait_for=READER_NAMES[0])[READER_NAMES[0]]
         assert r0["atr"] and "error" not in r0
@@ -101,4 +81,4 @@ def test_scan_works_with_vsmartcards_own_emulator(running_pcscd: Pcscd) -> None:
         loose = _scan("--atr", r0["atr"][:4], wait_for=READER_NAMES[0])[READER_NAMES[0]]
         assert loose["select_sw"] is not None
     finally:
-        _stop(proc)
+        terminate(proc)
