@@ -175,6 +175,12 @@ class Printer(abc.ABC):
     def _on_connect(self, t: Transport) -> None:
         """Check a (re)connected printer is the one we had, then prepare it."""
         serial = self._read_serial(t)
+        if self.expected_serial is not None and serial != self.expected_serial:
+            # A late answer to a command that timed out before the reconnect can
+            # look like a serial number: wait for a quiet line and ask once more
+            # before calling the printer replaced.
+            self._stale = True
+            serial = self._read_serial(t)
         if self.expected_serial is None:
             self.expected_serial = serial
         elif serial != self.expected_serial:

@@ -174,7 +174,7 @@ class EvolisPrinter(Printer):
 
     @staticmethod
     def _checked_text(text: str, command: str) -> str:
-        if not text or text.startswith(ev.ERR_PREFIX):
+        if not text or text == ev.OK or text.startswith(ev.ERR_PREFIX):
             raise ProtocolError(f"{command} gave no usable answer ({text[:40]!r})")
         return text
 

@@ -135,3 +135,24 @@ def test_a_different_printer_coming_back_is_refused(make_rig: Any) -> None:
     with pytest.raises(PrinterError) as info:
         p.status()
     assert info.value.code == "printer_replaced"
+
+
+def test_a_late_reply_at_reconnect_is_not_taken_for_another_printer(make_rig: Any) -> None:
+    """A reply to a command that timed out can arrive just after a reconnect; the
+    driver must not read it as the serial number of a different printer."""
+    rig = make_rig("evolis", "inprocess")
+    p = rig.printer
+    assert p.identity().serial == rig.model.serial
+    transport = p.link.device
+    reopen = transport.open
+
+    def open_with_a_late_reply() -> None:
+        reopen()
+        # Arrives after the pre-command discard, before the answer to the serial query.
+        transport._replies.append((time.monotonic() + 0.02, b"F-1.2.3\r"))
+
+    transport.open = open_with_a_late_reply  # type: ignore[method-assign]
+    p.link.failed(OSError("cable pulled"))
+    p.link.retry_now()
+    assert p.status().conditions == ()
+    assert p.expected_serial == rig.model.serial
