@@ -16,11 +16,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from station_agent.errors import BadInput
 
+if TYPE_CHECKING:
+    from drivers.readers.base import ChipPolicy
+
+_ATR_PATTERN = re.compile(r"^(?:[0-9A-Fa-f?]{2}){1,33}$")
+_SW = re.compile(r"^[0-9A-Fa-f]{4}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DEVICE_SCHEMES = ("serial", "socket", "tcp", "rfc2217", "usb", "lp", "sim")
 PRINTER_FAMILIES = ("evolis", "magicard")
@@ -43,6 +48,17 @@ class ReaderConfig:
     id: str
     url: str
     printer: str | None = None
+    #: Chip-check policy (see :class:`drivers.readers.base.ChipPolicy`).
+    chip_atr: tuple[str, ...] = ("3B8?8001",)
+    chip_select_sw: tuple[str, ...] = ("9000",)
+    chip_retries: int = 3
+
+    def policy(self) -> ChipPolicy:
+        """The chip-check policy these keys describe."""
+        from drivers.readers.base import ChipPolicy
+
+        return ChipPolicy(atr_patterns=self.chip_atr, expected_sw=self.chip_select_sw,
+                          retries=self.chip_retries)
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,22 @@ class _Table:
             raise self.error(key, f"a whole number between {low} and {high:,}")
         return value
 
+    def texts(self, key: str, default: tuple[str, ...], expected: str,
+              pattern: re.Pattern[str]) -> tuple[str, ...]:
+        """A non-empty list of strings, each matching ``pattern`` (spaces ignored)."""
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if not isinstance(value, list) or not value:
+            raise self.error(key, f"a list of {expected}")
+        out: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not pattern.match(item.replace(" ", "")):
+                raise BadInput(f"{self.file}: {self.where} {key}: expected a list of "
+                               f"{expected}, got {_show(item)} in the list")
+            out.append(item.replace(" ", "").upper())
+        return tuple(out)
+
     def only(self, keys: tuple[str, ...]) -> None:
         for key in self.data:
             if key not in keys:
@@ -209,11 +241,17 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     readers: list[ReaderConfig] = []
     for n, raw in enumerate(_array(file, data, "reader"), 1):
         t = _Table(file, f"[[reader]] #{n}", raw)
-        t.only(("id", "url", "printer"))
+        t.only(("id", "url", "printer", "chip_atr", "chip_select_sw", "chip_retries"))
         rid = t.text("id", 'a reader id such as "encoder-1"', required=True, pattern=_ID)
         url = _device_url(t, "url", '"pcsc://Virtual PCD"', ("pcsc", "sim"))
-        readers.append(ReaderConfig(rid, url,  # type: ignore[arg-type]
-                                    t.text("printer", "the id of a [[printer]]")))
+        readers.append(ReaderConfig(
+            rid, url, t.text("printer", "the id of a [[printer]]"),  # type: ignore[arg-type]
+            chip_atr=t.texts("chip_atr", ReaderConfig.chip_atr,
+                             'ATR prefixes in hex, ? for any nibble, such as "3B8?8001"',
+                             _ATR_PATTERN),
+            chip_select_sw=t.texts("chip_select_sw", ReaderConfig.chip_select_sw,
+                                   'status words of 4 hex digits such as "9000"', _SW),
+            chip_retries=t.integer("chip_retries", 3, low=0, high=20)))
 
     ids = [p.id for p in printers] + [r.id for r in readers]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):

@@ -28,6 +28,9 @@ url = "usb://0c1f:1800"
 id = "encoder-1"
 url = "pcsc://Virtual PCD 00 00"
 printer = "evolis-1"
+chip_atr = ["3B 8F 80 01", "3B8?8001"]
+chip_select_sw = ["9000", "6283"]
+chip_retries = 2
 
 [network]
 probe_url = "https://central.example/health"
@@ -64,6 +67,10 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert [p.id for p in cfg.printers] == ["evolis-1", "magicard-1"]
     assert cfg.printer("magicard-1").family is None
     assert cfg.readers[0].printer == "evolis-1"
+    policy = cfg.readers[0].policy()
+    assert policy.atr_patterns == ("3B8F8001", "3B8?8001") and policy.retries == 2
+    assert policy.sw_ok("6283") and not policy.sw_ok("6A82")
+    assert policy.atr_matches(bytes.fromhex("3B8F8001804F0CA0000003060300030000000068"))
     assert cfg.network.fail_after == 3 and cfg.stock.low_threshold == 500
 
 
@@ -97,6 +104,16 @@ def test_minimal_config_has_defaults(tmp_path: Path) -> None:
      'station.toml: [station] id: expected a station id such as "kupang-01"'),
     (('low_threshold = 500', 'low_threshold = true'),
      "station.toml: [stock] low_threshold: expected a whole number"),
+    (('chip_atr = ["3B 8F 80 01", "3B8?8001"]', 'chip_atr = "3B8F"'),
+     'station.toml: [[reader]] #1 chip_atr: expected a list of ATR prefixes in hex'),
+    (('chip_atr = ["3B 8F 80 01", "3B8?8001"]', 'chip_atr = ["3B8", "3B8F"]'),
+     'station.toml: [[reader]] #1 chip_atr: expected a list of ATR prefixes in hex, ? for any '
+     'nibble, such as "3B8?8001", got "3B8" in the list'),
+    (('chip_select_sw = ["9000", "6283"]', 'chip_select_sw = [9000]'),
+     'station.toml: [[reader]] #1 chip_select_sw: expected a list of status words of 4 hex '
+     'digits such as "9000", got 9000 in the list'),
+    (("chip_retries = 2", "chip_retries = 50"),
+     "station.toml: [[reader]] #1 chip_retries: expected a whole number between 0 and 20"),
     (("[uplink]", "[upink]"), "station.toml: top level: unknown key 'upink'"),
 ])
 def test_errors_name_file_table_key_and_expectation(tmp_path: Path, change: tuple[str, str],

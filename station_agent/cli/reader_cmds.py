@@ -23,7 +23,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                         description="List every PC/SC reader; for each card present show its "
                                     "ATR, UID (when the card gives one) and whether its chip "
                                     "passes the check.")
-    p.add_argument("--url", help="only readers whose name contains this (pcsc://NAME)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--url", help="only readers whose name contains this (pcsc://NAME)")
+    which.add_argument("--reader", metavar="ID",
+                       help="the [[reader]] with this id in station.toml: its URL and its "
+                            "chip policy (chip_atr, chip_select_sw, chip_retries)")
     p.add_argument("--atr", action="append", metavar="HEX",
                    help="expected ATR prefix, ? for any nibble (repeatable; default "
                         "3B8?8001: any contactless chip)")
@@ -33,7 +37,24 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=cmd_scan, needs_state=False)
 
 
-def _policy(args: argparse.Namespace) -> Any:
+def _configured(args: argparse.Namespace) -> tuple[str, Any]:
+    """The URL and chip policy of ``--reader ID`` from station.toml."""
+    from station_agent.config import load_config
+    from station_agent.paths import config_path
+
+    path, _named = config_path(args.config)
+    cfg = load_config(path)
+    for r in cfg.readers:
+        if r.id == args.reader:
+            return r.url, r.policy()
+    known = ", ".join(r.id for r in cfg.readers) or "none"
+    raise BadInput(f"{path.name}: no [[reader]] with id {args.reader!r} (configured: {known}); "
+                   "use one of those ids or --url")
+
+
+def _policy(args: argparse.Namespace, base: Any = None) -> Any:
+    from dataclasses import replace
+
     from drivers.readers.base import ChipPolicy
 
     try:
@@ -42,7 +63,7 @@ def _policy(args: argparse.Namespace) -> Any:
             kw["atr_patterns"] = tuple(args.atr)
         if args.select_sw:
             kw["expected_sw"] = tuple(args.select_sw)
-        return ChipPolicy(**kw)
+        return replace(base, **kw) if base is not None else ChipPolicy(**kw)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
 
@@ -52,11 +73,12 @@ def cmd_scan(args: argparse.Namespace, _state: Path | None) -> int:
     from drivers.readers.base import ReaderError
     from drivers.readers.pcsc import PcscReader, list_readers, parse_pcsc_url
 
-    policy = _policy(args)
+    url, base = _configured(args) if args.reader else (args.url, None)
+    policy = _policy(args, base)
     want = ""
-    if args.url:
+    if url:
         try:
-            want = parse_pcsc_url(args.url)
+            want = parse_pcsc_url(url)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
     try:

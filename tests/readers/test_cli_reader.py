@@ -43,6 +43,31 @@ def test_scan_shows_the_card_and_the_empty_slot(slots: tuple[VpcdSlot, VpcdSlot]
     assert text.code == 0 and text.out.strip() == f"{READER_NAMES[1]}: no card"
 
 
+def test_scan_uses_the_configured_chip_policy(slots: tuple[VpcdSlot, VpcdSlot],
+                                              tmp_path: Any) -> None:
+    """``--reader ID`` takes the reader's URL and chip_* keys from station.toml."""
+    slots[0].insert(SimCard("ektp", seed=4))
+    slots[1].insert(SimCard("typeb", seed=4))
+    _scan(wait_for=READER_NAMES[1])
+    config = tmp_path / "station.toml"
+    config.write_text(f"""[station]
+id = "s1"
+[[reader]]
+id = "encoder-1"
+url = "pcsc://{READER_NAMES[1]}"
+chip_atr = ["3B8F8001"]
+""")
+    res = run_cli("--config", str(config), "reader", "scan", "--json", "--reader", "encoder-1")
+    assert res.code == 0, res.err
+    (only,) = json.loads(res.out)["readers"]
+    assert only["reader"] == READER_NAMES[1]
+    assert only["chip_ok"] is False and "ATR" in only["reason"]
+    # The same card passes under the default policy (any contactless chip).
+    assert _scan("--url", f"pcsc://{READER_NAMES[1]}")[READER_NAMES[1]]["chip_ok"] is True
+    res = run_cli("--config", str(config), "reader", "scan", "--reader", "encoder-9")
+    assert res.code == 2 and "no [[reader]] with id 'encoder-9' (configured: encoder-1)" in res.err
+
+
 def test_scan_exits_1_when_pcsc_is_unavailable(tmp_path: Any) -> None:
     env = cli_env(PCSCLITE_CSOCK_NAME=str(tmp_path / "no-pcscd.comm"))
     res = run_cli("reader", "scan", env=env)
