@@ -37,7 +37,7 @@ LEDGER_FILE: Final = "ledger.db"
 LOCK_FILE: Final = "ledger.lock"
 #: ``PRAGMA application_id``: ASCII "SAGL" (station-agent ledger).
 APPLICATION_ID: Final = 0x5341474C
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -102,6 +102,34 @@ SCHEMA: Final = (
     )""",
     "CREATE INDEX serial_ranges_by_prefix ON serial_ranges (prefix, first)",
 )
+
+#: Tables added after version 1: the agent's side records, outside the
+#: hash chain (they do not move blanks). ``MIGRATIONS[v]`` brings version v
+#: to v + 1; a new ledger gets them all.
+MIGRATIONS: Final = {
+    1: (
+        # Fault history (DESIGN §4): one row per raise; cleared_at set on clear.
+        """CREATE TABLE faults (
+            id         INTEGER PRIMARY KEY,
+            source     TEXT NOT NULL,
+            code       TEXT NOT NULL,
+            severity   TEXT NOT NULL,
+            message    TEXT NOT NULL,
+            raised_at  TEXT NOT NULL,
+            cleared_at TEXT,
+            flapping   INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX faults_active ON faults (source, code) WHERE cleared_at IS NULL",
+        # Server outages: from the first failed probe to the first good one.
+        """CREATE TABLE outages (
+            id         INTEGER PRIMARY KEY,
+            phase      TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at   TEXT,
+            detail     TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
+}
 
 
 def ledger_path(state_dir: Path) -> Path:
@@ -220,10 +248,10 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> bool:
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     if app_id == APPLICATION_ID:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
+        if not 1 <= version <= SCHEMA_VERSION:
             raise NotALedger(
                 f"{path} is a station-agent ledger of schema version {version}, this program "
-                f"reads version {SCHEMA_VERSION}: use the matching station-agent release"
+                f"reads versions 1 to {SCHEMA_VERSION}: use the matching station-agent release"
             )
         return True
     tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -252,6 +280,9 @@ def _initialise(conn: sqlite3.Connection, station_id: str | None) -> None:
     try:
         for stmt in SCHEMA:
             conn.execute(stmt)
+        for version in sorted(MIGRATIONS):
+            for stmt in MIGRATIONS[version]:
+                conn.execute(stmt)
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
             [("ledger_id", ledger_id), ("created_at", now_utc()),
@@ -266,6 +297,28 @@ def _initialise(conn: sqlite3.Connection, station_id: str | None) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older ledger to :data:`SCHEMA_VERSION`, one version per transaction."""
+    while True:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in MIGRATIONS[version]:
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The ledger file's schema version (a reader may meet an older file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def open_writer(state_dir: Path, lock: WriteLock, *, create: bool,
@@ -291,6 +344,8 @@ def open_writer(state_dir: Path, lock: WriteLock, *, create: bool,
             _set_durability(conn, path)
             if not is_ledger:
                 _initialise(conn, station_id)
+            else:
+                _migrate(conn)
         return conn
     except sqlite3.Error as exc:
         if conn is not None:

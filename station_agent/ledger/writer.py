@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from station_agent.ledger import model
 from station_agent.ledger.balances import Balances, read_balances
@@ -52,6 +53,8 @@ from station_agent.ledger.store import (
     translate,
     write_state,
 )
+
+T = TypeVar("T")
 
 _ENTRY_SELECT = (
     "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
@@ -201,6 +204,37 @@ class Ledger:
                 assert req.entry is not None
                 out.append(req.entry)
         return out
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in its own write transaction on the writer connection
+        and commit durably: for the agent's side records (faults, outages), which
+        do not move blanks and are not chained. ``fn`` must not commit."""
+        with self._conn_lock:
+            if self._closed:
+                raise StorageError(f"the ledger at {self.path} is closed")
+            conn = self._conn
+            try:
+                with self._lock.held():
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        result = fn(conn)
+                        conn.execute("COMMIT")
+                        return result
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, "writing") from exc
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on the writer connection (a consistent read of the
+        latest committed state, without opening another connection)."""
+        with self._conn_lock:
+            try:
+                return fn(self._conn)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, "reading") from exc
 
     def device_counter(self, device: str) -> int | None:
         """The printer counter noted (``counter=N``) by ``device``'s latest pick or
