@@ -70,6 +70,17 @@ class NetworkConfig:
     fail_after: int = 3
     clear_after: int = 2
     slow_ms: float = 2000.0
+    timeout: float = 10.0          # one probe gives up after this many seconds
+
+
+@dataclass(frozen=True)
+class FaultsConfig:
+    """``[faults]``: hysteresis of polled device conditions (printers, readers)."""
+
+    raise_after: int = 2           # bad polls in a row before a fault is raised
+    clear_after: int = 2           # good polls in a row before it clears
+    flap_high: float = 50.0        # % weighted state change to start flapping
+    flap_low: float = 25.0         # % to stop flapping
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     uplink: UplinkConfig = field(default_factory=UplinkConfig)
     stock: StockConfig = field(default_factory=StockConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
     def printer(self, printer_id: str) -> PrinterConfig:
         """The ``[[printer]]`` called ``printer_id``; :class:`BadInput` naming the known ones."""
@@ -142,7 +154,7 @@ class _Table:
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not low <= value <= high:
             raise self.error(key, f"a number of seconds between {low:g} and {high:g}"
-                             if key in ("interval", "poll_interval")
+                             if key in ("interval", "poll_interval", "timeout")
                              else f"a number between {low:g} and {high:g}")
         return float(value)
 
@@ -217,7 +229,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate parsed TOML ``data`` read from ``path``."""
     file = path.name
     top = _Table(file, "top level", data)
-    top.only(("station", "printer", "reader", "network", "uplink", "stock"))
+    top.only(("station", "printer", "reader", "network", "uplink", "stock", "faults"))
     if "station" not in data:
         raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
     st = _Table(file, "[station]", data["station"])
@@ -263,14 +275,30 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                            f'got "{r.printer}"')
 
     net = _Table(file, "[network]", data.get("network", {}))
-    net.only(("probe_url", "interval", "fail_after", "clear_after", "slow_ms"))
+    net.only(("probe_url", "interval", "fail_after", "clear_after", "slow_ms", "timeout"))
     network = NetworkConfig(
         probe_url=_network_url(net, "probe_url", "https://central.example/health",
                                ("http", "https")),
         interval=net.number("interval", 5.0, low=0.1, high=3600),
         fail_after=net.integer("fail_after", 3, low=1, high=1000),
         clear_after=net.integer("clear_after", 2, low=1, high=1000),
-        slow_ms=net.number("slow_ms", 2000.0, low=1, high=600_000))
+        slow_ms=net.number("slow_ms", 2000.0, low=1, high=600_000),
+        timeout=net.number("timeout", 10.0, low=0.1, high=600))
+    if network.timeout * 1000 <= network.slow_ms:
+        raise BadInput(f"{file}: [network] timeout: expected more than slow_ms "
+                       f"({network.slow_ms:g} ms), got {network.timeout:g} s; a probe must "
+                       "be allowed to be slow before it gives up")
+
+    ft = _Table(file, "[faults]", data.get("faults", {}))
+    ft.only(("raise_after", "clear_after", "flap_high", "flap_low"))
+    faults = FaultsConfig(
+        raise_after=ft.integer("raise_after", 2, low=1, high=1000),
+        clear_after=ft.integer("clear_after", 2, low=1, high=1000),
+        flap_high=ft.number("flap_high", 50.0, low=1, high=100),
+        flap_low=ft.number("flap_low", 25.0, low=1, high=100))
+    if faults.flap_low > faults.flap_high:
+        raise BadInput(f"{file}: [faults] flap_low: expected at most flap_high "
+                       f"({faults.flap_high:g}), got {faults.flap_low:g}")
 
     up = _Table(file, "[uplink]", data.get("uplink", {}))
     up.only(("mqtt_url",))
@@ -284,7 +312,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
                   state_dir=Path(state_dir) if state_dir else None,
                   printers=tuple(printers), readers=tuple(readers),
-                  network=network, uplink=uplink, stock=stock)
+                  network=network, uplink=uplink, stock=stock, faults=faults)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

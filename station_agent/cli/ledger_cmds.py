@@ -7,6 +7,7 @@ import re
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 from station_agent.cli.output import balances_text, emit_json, entry_text
 from station_agent.ledger import Entry, Ledger, model, open_reader, read_balances, verify
@@ -168,16 +169,51 @@ def cmd_export(args: argparse.Namespace, state_dir: Path) -> int:
 
 # --- writes -------------------------------------------------------------------
 
-def _record(args: argparse.Namespace, state_dir: Path, transfer: model.Transfer) -> int:
-    with Ledger(state_dir) as ledger:
-        entry: Entry = ledger.record(transfer)
-        balances = ledger.balances()
-    if args.json:
-        emit_json({"entry": entry.as_dict(), "replay": entry.replay,
-                   "balances": balances.as_dict()})
+def _through_daemon(state_dir: Path, transfer: model.Transfer) -> dict[str, Any] | None:
+    """Record through the running daemon (DESIGN §2: the CLI never writes behind
+    its back); None when no daemon serves ``state_dir``."""
+    from station_agent.api.client import ApiError, connect, raise_for_cli
+
+    model.validate(transfer)   # bad input is refused here, daemon or not
+    client = connect(state_dir)
+    if client is None:
+        return None
+    t = transfer
+    params: dict[str, Any]
+    if t.kind == model.RECEIVE:
+        params = {"batch_id": t.batch_id, "count": t.count}
+        if t.first_serial is not None:
+            params["first_serial"] = t.first_serial
+    elif t.kind == model.DISPOSE:
+        params = {"count": t.count, "reference": t.reference, "idem_id": t.idem_id}
+    elif t.kind == model.ADJUST:
+        params = {"count": t.count if t.dst == model.STOCK else -t.count,
+                  "reason": t.reason, "idem_id": t.idem_id}
     else:
+        params = {"count": t.count, "reason": t.reason, "idem_id": t.idem_id}
+    with client:
+        try:
+            doc: dict[str, Any] = client.call(t.kind, **params)
+            return doc
+        except ApiError as exc:
+            raise_for_cli(exc)
+    return None
+
+
+def _record(args: argparse.Namespace, state_dir: Path, transfer: model.Transfer) -> int:
+    doc = _through_daemon(state_dir, transfer)
+    if doc is None:
+        with Ledger(state_dir) as ledger:
+            entry: Entry = ledger.record(transfer)
+            doc = {"entry": entry.as_dict(), "replay": entry.replay,
+                   "balances": ledger.balances().as_dict()}
+    if args.json:
+        emit_json(doc)
+    else:
+        entry = Entry(**doc["entry"], replay=doc["replay"])
         print(entry_text(entry))
-        print(f"stock now {balances.stock:,}, spoiled held {balances.spoiled_held:,}")
+        b = doc["balances"]
+        print(f"stock now {b['stock']:,}, spoiled held {b['spoiled_held']:,}")
     return 0
 
 

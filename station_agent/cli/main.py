@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from station_agent import __version__
-from station_agent.cli import ledger_cmds, printer_cmds, reader_cmds, sim_cmds
+from station_agent.cli import agent_cmds, ledger_cmds, printer_cmds, reader_cmds, sim_cmds
 from station_agent.errors import StationAgentError
 from station_agent.ledger.store import ledger_path, translate
 from station_agent.paths import resolve_state_dir
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep the temporary state directory")
     demo.set_defaults(func=_cmd_demo, needs_state=False)
 
+    agent_cmds.add_parsers(sub)
     ledger_cmds.add_parsers(sub)
     printer_cmds.add_parsers(sub)
     reader_cmds.add_parsers(sub)

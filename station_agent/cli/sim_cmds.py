@@ -42,6 +42,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--link", metavar="PATH",
                    help="with --pty: keep a symlink at PATH pointing at the current pty "
                         "(like /dev/serial/by-id/...; survives vanish and return)")
+    p.add_argument("--control", action="store_true",
+                   help="read operator/fault commands on stdin, one per line (cover-open, "
+                        "cover-close, overheat, cool, ribbon-out, feeder-empty, reject-full, "
+                        "jam, resolve-jam, refill N, empty-reject, vanish S, truth); answers "
+                        "go to stderr")
     faults = p.add_argument_group("simulated printer and faults")
     for name, (_kind, default, helptext) in OPTIONS.items():
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
@@ -62,6 +67,61 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     c.add_argument("--host", default="127.0.0.1", help="vpcd host")
     c.add_argument("--seed", type=int, default=0, help="seed of the UID and random answers")
     c.set_defaults(func=cmd_sim_card, needs_state=False)
+
+    add_server_parser(ssub)
+
+
+def add_server_parser(ssub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``sim server``."""
+    s = ssub.add_parser(
+        "server", help="the central server's health endpoint, with outage modes",
+        description="A simulated central server answering GET /health. Switch its mode at "
+                    "run time by writing one line on stdin: ok, slow [MS], http500, refuse, "
+                    "blackhole, flapping.")
+    s.add_argument("--port", type=_port, default=0, help="TCP port (0 = any free port)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--mode", default="ok",
+                   choices=("ok", "slow", "http500", "refuse", "blackhole", "flapping"))
+    s.add_argument("--slow-ms", type=float, default=3000.0, help="delay of the slow mode")
+    s.set_defaults(func=cmd_sim_server, needs_state=False)
+
+
+def cmd_sim_server(args: argparse.Namespace, _state: Path | None) -> int:
+    """Serve the central-server simulator until interrupted."""
+    from simulators.server import MODES, ServerSim
+
+    try:
+        server = ServerSim(args.host, args.port, mode=args.mode, slow_ms=args.slow_ms).start()
+    except OSError as exc:
+        raise BadInput(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+                       "choose another --port") from None
+    sys.stdout.write(server.url + "\n")
+    sys.stdout.flush()
+    sys.stderr.write(f"simulated central server at {server.url}, mode {server.mode}; write a "
+                     f"mode on stdin to switch ({', '.join(MODES)}); Ctrl-C to stop\n")
+    sys.stderr.flush()
+
+    def control() -> None:
+        for line in sys.stdin:
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                if parts[0] == "slow" and len(parts) > 1:
+                    server.slow_ms = float(parts[1])
+                server.set_mode(parts[0])
+                sys.stderr.write(f"mode {server.mode}\n")
+            except (ValueError, OSError) as exc:
+                sys.stderr.write(f"error: {exc}\n")
+            sys.stderr.flush()
+
+    threading.Thread(target=control, name="server-control", daemon=True).start()
+    try:
+        _until_signalled()
+    finally:
+        server.stop()
+    sys.stderr.write(f"stopped: {server.requests} requests\n")
+    return 0
 
 
 def _port(text: str) -> int:
@@ -102,6 +162,21 @@ def cmd_sim_card(args: argparse.Namespace, _state: Path | None) -> int:
     return 0
 
 
+def _control_loop(model: object) -> None:
+    """Apply the commands arriving on stdin (``--control``)."""
+    from simulators.printers import control
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            answer = control.apply(model, line)  # type: ignore[arg-type]
+        except ValueError as exc:
+            answer = f"error: {exc}"
+        sys.stderr.write(answer + "\n")
+        sys.stderr.flush()
+
+
 def cmd_sim_printer(args: argparse.Namespace, _state: Path | None) -> int:
     """Serve a simulated printer until interrupted."""
     from simulators.printers import build_simulator, parse_options
@@ -129,6 +204,9 @@ def cmd_sim_printer(args: argparse.Namespace, _state: Path | None) -> int:
                          f"{sim.model.feeder} blanks) at {server.url} "
                          f"(--family {args.family}); Ctrl-C to stop\n")
         sys.stderr.flush()
+        if args.control:
+            threading.Thread(target=_control_loop, args=(sim.model,), name="sim-control",
+                             daemon=True).start()
         _until_signalled()
     t = sim.model.truth
     sys.stderr.write(f"stopped: picked {t.picked}, issued {t.issued}, rejected {t.rejected}, "

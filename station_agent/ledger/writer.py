@@ -20,6 +20,7 @@ commits; a failure rolls back and raises :class:`LedgerBroken`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -133,6 +134,9 @@ class Ledger:
         # Serialises use of the writer connection (commits, reads, close).
         self._conn_lock = threading.Lock()
         self._closed = False
+        #: Called with the new entries of each commit, after it is durable and
+        #: before the callers are acknowledged (event stream, logs).
+        self.on_commit: list[Callable[[list[Entry]], None]] = []
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -278,10 +282,18 @@ class Ledger:
         os.sched_yield()
         with self._mutex:
             batch, self._pending = self._pending, []
+        reqs = [req for sub in batch for req in sub.requests]
         try:
             with self._conn_lock:
-                self._commit([req for sub in batch for req in sub.requests])
+                self._commit(reqs)
         finally:
+            if self.on_commit:
+                entries = [r.entry for r in reqs if r.entry is not None and not r.entry.replay]
+                if entries:
+                    for listener in list(self.on_commit):
+                        # A listener's bug must not lose the acknowledgement.
+                        with contextlib.suppress(Exception):
+                            listener(entries)
             for sub in batch:
                 sub.done = True
                 sub.wake.set()

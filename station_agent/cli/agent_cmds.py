@@ -1,0 +1,188 @@
+"""``run``, ``status`` and ``faults`` (DESIGN §5).
+
+``status`` and ``faults`` ask the running daemon through the local API; with
+no daemon they read the state directory read-only (balances and the fault
+history as last recorded; live device and network state unknown).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from station_agent.cli.output import emit_json, table
+from station_agent.errors import BadInput
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``run``, ``status`` and ``faults``."""
+    r = sub.add_parser("run", help="the station daemon (systemd Type=notify)",
+                       description="Run the station daemon: poll the configured printers and "
+                                   "readers, keep the ledger and the faults, watch the server "
+                                   "network, serve the local API. Stops cleanly on SIGTERM.")
+    r.add_argument("--check-config", action="store_true",
+                   help="only validate the configuration, print a summary and exit")
+    r.add_argument("--log-level", default="info",
+                   choices=("debug", "info", "warning", "error"), help="log level")
+    r.set_defaults(func=cmd_run, needs_state=False)
+
+    s = sub.add_parser("status", help="devices, active faults, balances, network, uplink",
+                       description="The station at a glance (from the daemon when it runs).")
+    s.add_argument("--json", action="store_true", help="print one JSON document")
+    s.set_defaults(func=cmd_status)
+
+    f = sub.add_parser("faults", help="active faults (and past ones with --history)",
+                       description="Active faults, each with source, code, severity, message, "
+                                   "raised_at and cleared_at.")
+    f.add_argument("--history", action="store_true", help="also faults that were cleared")
+    f.add_argument("--json", action="store_true", help="print one JSON document")
+    f.set_defaults(func=cmd_faults)
+
+
+def _config(args: argparse.Namespace, required: bool) -> Any:
+    from station_agent.config import load_config
+    from station_agent.paths import config_path
+
+    path, named = config_path(args.config)
+    if not path.exists() and not named and not required:
+        return None
+    if not path.exists() and not named:
+        raise BadInput(f"no configuration at {path}: write one (see docs/INSTALL.md) or give "
+                       "--config FILE")
+    return load_config(path)
+
+
+def cmd_run(args: argparse.Namespace, _state: Path | None) -> int:
+    """``run [--check-config]``."""
+    from station_agent.paths import resolve_state_dir
+
+    cfg = _config(args, required=True)
+    state_dir = resolve_state_dir(args.state_dir, str(cfg.path))
+    if args.check_config:
+        print(f"{cfg.path}: OK: station {cfg.station_id}, {len(cfg.printers)} printer(s), "
+              f"{len(cfg.readers)} reader(s), network "
+              f"{cfg.network.probe_url or 'not watched'}, state in {state_dir}")
+        return 0
+    from station_agent.daemon import run
+
+    return run(cfg, state_dir, log_level=args.log_level)
+
+
+def _from_daemon(state_dir: Path, op: str, **params: Any) -> Any:
+    """The daemon's answer, or None when no daemon serves ``state_dir``."""
+    from station_agent.api.client import ApiError, connect, raise_for_cli
+
+    client = connect(state_dir)
+    if client is None:
+        return None
+    with client:
+        try:
+            return client.call(op, **params)
+        except ApiError as exc:
+            raise_for_cli(exc)
+    return None
+
+
+def _offline_status(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
+    from station_agent import faultlog
+    from station_agent.ledger.balances import read_balances
+    from station_agent.ledger.store import open_reader
+    from station_agent.stock import forecast
+
+    cfg = _config(args, required=False)
+    conn = open_reader(state_dir)
+    try:
+        b = read_balances(conn)
+        fc = forecast(conn, b.stock)
+        active = faultlog.active_faults(conn)
+        meta_station = conn.execute("SELECT value FROM meta WHERE key = 'station_id'").fetchone()
+    finally:
+        conn.close()
+    devices = [] if cfg is None else [
+        *({"id": p.id, "kind": "printer", "url": p.url, "family": p.family, "online": None}
+          for p in cfg.printers),
+        *({"id": r.id, "kind": "reader", "url": r.url, "printer": r.printer, "online": None}
+          for r in cfg.readers)]
+    return {
+        "station_id": cfg.station_id if cfg else (meta_station[0] if meta_station else None),
+        "daemon": {"running": False},
+        "balances": b.as_dict(),
+        "stock": {**fc.as_dict(),
+                  "low_threshold": cfg.stock.low_threshold if cfg else None},
+        "devices": devices,
+        "faults": [f.as_dict() for f in active],
+        "network": {"probe_url": cfg.network.probe_url if cfg else None, "state": "unknown",
+                    "in_outage": None, "last_probe": None},
+        "uplink": {"mqtt_url": cfg.uplink.mqtt_url if cfg else None, "backlog": None},
+    }
+
+
+def cmd_status(args: argparse.Namespace, state_dir: Path) -> int:
+    """``status [--json]``."""
+    doc = _from_daemon(state_dir, "status") or _offline_status(args, state_dir)
+    if args.json:
+        emit_json(doc)
+        return 0
+    print(_status_text(doc, state_dir))
+    return 0
+
+
+def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
+    d = doc["daemon"]
+    head = (f"station {doc['station_id'] or '?'}: daemon running (pid {d['pid']}, since "
+            f"{d['started_at']})" if d["running"] else
+            f"station {doc['station_id'] or '?'}: daemon not running (state as last recorded "
+            f"in {state_dir})")
+    b, st = doc["balances"], doc["stock"]
+    days = ("" if st["days_left"] is None else
+            f", about {st['days_left']:g} days left at {st['rate_per_day']:g}/day")
+    lines = [head, f"blanks: stock {b['stock']:,}{days}",
+             table([(k, b[k]) for k in ("in_printer", "issued", "spoiled_held",
+                                        "spoiled_disposed", "lost")])]
+    if doc["devices"]:
+        lines.append("devices:")
+        for dev in doc["devices"]:
+            state = ("unknown" if dev["online"] is None else "online" if dev["online"]
+                     else "OFFLINE")
+            extra = ", ".join(dev.get("conditions") or [])
+            lines.append(f"  {dev['id']:<14} {dev['kind']:<8} {state}"
+                         + (f" ({extra})" if extra else ""))
+    net = doc["network"]
+    if net["probe_url"]:
+        lines.append(f"network: {net['state']} ({net['probe_url']})")
+    faults = doc["faults"]
+    lines.append(f"faults: {len(faults)} active" if faults else "faults: none")
+    for f in faults:
+        lines.append(f"  {f['severity']:<8} {f['source']}: {f['code']}"
+                     + (" [flapping]" if f.get("flapping") else "") + f" - {f['message']}")
+    up = doc["uplink"]
+    lines.append(f"uplink: {up['mqtt_url'] or 'not configured'}")
+    return "\n".join(lines)
+
+
+def cmd_faults(args: argparse.Namespace, state_dir: Path) -> int:
+    """``faults [--json] [--history]``."""
+    doc = _from_daemon(state_dir, "faults", history=args.history)
+    if doc is None:
+        from station_agent import faultlog
+        from station_agent.ledger.store import open_reader
+
+        conn = open_reader(state_dir)
+        try:
+            doc = {"active": [f.as_dict() for f in faultlog.active_faults(conn)]}
+            if args.history:
+                doc["history"] = [f.as_dict() for f in faultlog.fault_history(conn)]
+        finally:
+            conn.close()
+    faults = doc["history"] if args.history else doc["active"]
+    if args.json:
+        emit_json(faults)
+        return 0
+    if not faults:
+        print("no faults" + (" recorded" if args.history else " active"))
+    for f in faults:
+        when = f["raised_at"] + (f" -> {f['cleared_at']}" if f["cleared_at"] else " (active)")
+        print(f"{f['severity']:<8} {f['source']}: {f['code']}"
+              + (" [flapping]" if f.get("flapping") else "") + f"  {when}\n  {f['message']}")
+    return 0

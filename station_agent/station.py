@@ -1,0 +1,487 @@
+"""One station, wired: configured devices -> ledger + fault board -> local API.
+
+:class:`Station` owns the ledger (the process's one writer), the fault board
+(persisted in the state database, restored after a restart), one poller per
+printer and per reader, the network watch and the local API. The daemon
+(:mod:`station_agent.daemon`) starts and stops it; tests and the demo can
+run it in-process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drivers.printers import Panel, PrinterError, open_printer
+from station_agent import faultlog, logs
+from station_agent.api import protocol as p
+from station_agent.api.server import ApiServer
+from station_agent.chipcheck import ChipChecker
+from station_agent.config import Config, PrinterConfig, ReaderConfig
+from station_agent.faults import Fault, FaultBoard, now_utc
+from station_agent.issuing import CardIssuer
+from station_agent.ledger import Ledger, LedgerRefused, model
+from station_agent.ledger.errors import StorageError
+from station_agent.ledger.model import Entry
+from station_agent.netprobe import Prober
+from station_agent.netwatch import SOURCE as NETWORK
+from station_agent.netwatch import NetworkWatch
+from station_agent.stock import forecast
+
+#: Printer conditions the poller observes (with hysteresis).
+PRINTER_CODES = ("card_jam", "feeder_empty", "ribbon_out", "cover_open", "reject_box_full",
+                 "head_overheat", "printer_protocol_error", "printer_offline",
+                 "printer_replaced")
+READER_CODES = ("pcsc_service_down", "reader_missing")
+#: Seconds between counter reconciliations of an idle printer.
+RECONCILE_S = 30.0
+#: Seconds between stock checks.
+STOCK_CHECK_S = 10.0
+#: Reject reason of a card found inside a printer after the agent restarted.
+AGENT_RESTART = "agent_restart"
+#: Sources that are not devices.
+_STATION_SOURCES = (NETWORK, "station", "storage", "ledger")
+
+
+class _Poller:
+    """A daemon thread calling ``fn`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, name: str, interval: float, fn: Callable[[], None],
+                 on_error: Callable[[BaseException], None]) -> None:
+        self.interval, self.fn, self.on_error = interval, fn, on_error
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.fn()
+            except Exception as exc:   # keep polling whatever one poll did
+                self.on_error(exc)
+            self.stop_event.wait(self.interval)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+
+class PrinterUnit:
+    """One configured printer: driver, issuer and poller."""
+
+    def __init__(self, station: Station, cfg: PrinterConfig, chip_check: Any) -> None:
+        self.station, self.cfg, self.id = station, cfg, cfg.id
+        self.printer = open_printer(cfg.url, cfg.family, timeout=2.0)
+        self.issuer = CardIssuer(self.printer, station.ledger, cfg.id, faults=station.board,
+                                 chip_check=chip_check)
+        self.job_lock = threading.Lock()
+        self.recovered = False
+        self.online: bool | None = None
+        self.conditions: tuple[str, ...] = ()
+        self.card_at: str | None = None
+        self.last_error = ""
+        self.polls = 0
+        self._last_reconcile = 0.0
+        self.poller = _Poller(f"poll-{cfg.id}", cfg.poll_interval, self.poll,
+                              station.poll_error(cfg.id))
+
+    def _observe(self, code: str, bad: bool, detail: str = "") -> None:
+        if not bad and code in self.issuer.stuck.values():
+            return   # a card still stuck keeps its fault until the job is resolved
+        self.station.board.observe(self.id, code, bad, detail)
+
+    def poll(self) -> None:
+        """One status poll (skipped while a job runs: the job reports its own faults)."""
+        if not self.job_lock.acquire(blocking=False):
+            return
+        try:
+            self.polls += 1
+            try:
+                if not self.recovered:
+                    self.recover_after_restart()
+                status = self.printer.status()
+            except PrinterError as exc:
+                self.online = exc.code not in ("printer_offline", "printer_replaced")
+                self.last_error = exc.message
+                if exc.code in PRINTER_CODES:
+                    self._observe(exc.code, True, exc.message)
+                return
+            self.online, self.last_error = True, ""
+            self.conditions, self.card_at = status.conditions, status.card_at
+            for code in PRINTER_CODES:
+                self._observe(code, code in status.conditions, f"printer reports {status.raw}")
+            now = time.monotonic()
+            if now - self._last_reconcile >= RECONCILE_S:
+                self._last_reconcile = now
+                self.issuer.reconcile(self.printer.card_count())
+        finally:
+            self.job_lock.release()
+
+    def recover_after_restart(self) -> None:
+        """Settle what the previous run left: jobs picked with no outcome, and a
+        card picked but not recorded (the agent died between the two)."""
+        st = self.station
+        open_jobs = st.open_jobs(self.id)
+        status = self.printer.status()
+        counter = self.printer.card_count()
+        mark = st.ledger.device_counter(self.id)
+        if open_jobs and status.card_at is not None:
+            # The last open job's card is the one inside: reject it (kept as spoiled).
+            job = open_jobs.pop()
+            self.issuer._spoil(job, AGENT_RESTART)
+        elif (status.card_at is not None and mark is not None and counter > mark):
+            # Picked, never recorded: record it under a recovery job, then reject it.
+            job = f"recovered:{self.id}:{mark + 1}"
+            if counter - 1 > mark:
+                self.issuer.reconcile(counter - 1)
+            st.ledger.record(model.pick(job, device=self.id, reference=f"counter={mark + 1}"))
+            self.issuer._mark = mark + 1
+            self.issuer._spoil(job, AGENT_RESTART)
+        for job in open_jobs:
+            self.issuer.stuck[job] = "job_unresolved"
+            st.board.raise_fault(self.id, "job_unresolved",
+                                 f"job {job}: picked before the agent restarted, the card is "
+                                 "no longer in the printer")
+        self.issuer.reconcile(self.printer.card_count())
+        self._last_reconcile = time.monotonic()
+        self.recovered = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": "printer", "url": self.cfg.url,
+                "family": self.printer.family, "online": self.online,
+                "conditions": list(self.conditions), "card_at": self.card_at,
+                "stuck_jobs": sorted(self.issuer.stuck), "error": self.last_error or None}
+
+
+class ReaderUnit:
+    """One configured reader: adapter, chip checker and poller."""
+
+    def __init__(self, station: Station, cfg: ReaderConfig, interval: float) -> None:
+        self.station, self.cfg, self.id = station, cfg, cfg.id
+        self.reader = _open_reader(cfg)
+        self.checker = ChipChecker(self.reader, station.board, cfg.id)
+        self.online: bool | None = None
+        self.last_error = ""
+        self.poller = _Poller(f"poll-{cfg.id}", interval, self.poll, station.poll_error(cfg.id))
+
+    def poll(self) -> None:
+        from drivers.readers.base import ReaderError
+
+        try:
+            self.reader.name()
+        except ReaderError as exc:
+            self.online, self.last_error = False, exc.message
+            for code in READER_CODES:
+                self.station.board.observe(self.id, code, code == exc.code, exc.message)
+            return
+        self.online, self.last_error = True, ""
+        for code in READER_CODES:
+            self.station.board.observe(self.id, code, False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": "reader", "url": self.cfg.url,
+                "printer": self.cfg.printer, "online": self.online,
+                "error": self.last_error or None}
+
+
+def _open_reader(cfg: ReaderConfig) -> Any:
+    if cfg.url.startswith("sim://"):
+        from drivers.readers.fake import FakeReader
+        from simulators.cards import SimCard
+
+        reader = FakeReader(cfg.url[len("sim://"):] or "Simulated Reader", cfg.policy())
+        reader.insert(SimCard("ektp"))
+        return reader
+    from drivers.readers.pcsc import PcscReader
+
+    return PcscReader(cfg.url, cfg.policy())
+
+
+class Station:
+    """See the module docstring."""
+
+    def __init__(self, config: Config, state_dir: Path, *, serve_api: bool = True) -> None:
+        self.config, self.state_dir = config, Path(state_dir)
+        self.log = logs.get("station", station=config.station_id)
+        self.started_at = now_utc()
+        self.ledger = Ledger(self.state_dir, station_id=config.station_id)
+        fc = config.faults
+        self.board = FaultBoard(self._on_fault, raise_after=fc.raise_after,
+                                clear_after=fc.clear_after, flap_high=fc.flap_high,
+                                flap_low=fc.flap_low)
+        self._restore_faults()
+        self.ledger.on_commit.append(self._on_entries)
+        self.readers = {r.id: ReaderUnit(self, r, 1.0) for r in config.readers}
+        self.printers: dict[str, PrinterUnit] = {}
+        for pc in config.printers:
+            reader = next((u for u in self.readers.values() if u.cfg.printer == pc.id), None)
+            self.printers[pc.id] = PrinterUnit(self, pc, reader.checker if reader else None)
+        for ru in self.readers.values():
+            ru.poller.interval = next((u.cfg.poll_interval for u in self.printers.values()
+                                       if u.id == ru.cfg.printer), 1.0)
+        self.watch: NetworkWatch | None = None
+        net = config.network
+        if net.probe_url:
+            self.watch = NetworkWatch(
+                Prober(net.probe_url, timeout=net.timeout, slow_ms=net.slow_ms), self.board,
+                interval=net.interval, fail_after=net.fail_after, clear_after=net.clear_after,
+                on_outage=self._on_outage)
+        self.stock_poller = _Poller("stock", STOCK_CHECK_S, self.check_stock,
+                                    self.poll_error("station"))
+        self.api = ApiServer(self.state_dir, self.handle, on_error=self.poll_error("api")) \
+            if serve_api else None
+        self.stopping = threading.Event()
+        self._inflight = 0
+        self._idle = threading.Condition()
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> Station:
+        for unit in (*self.readers.values(), *self.printers.values()):
+            unit.poller.thread.start()
+        if self.watch:
+            self.watch.start()
+        self.stock_poller.thread.start()
+        if self.api:
+            self.api.start()
+        self.log.info("station started", printers=list(self.printers),
+                      readers=list(self.readers), pid=os.getpid())
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Refuse new requests, let in-flight ones (and their jobs) finish, stop
+        polling, close devices and the ledger."""
+        self.stopping.set()
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._inflight and time.monotonic() < deadline:
+                self._idle.wait(0.1)
+        for unit in (*self.printers.values(), *self.readers.values()):
+            unit.poller.stop()
+        if self.watch:
+            self.watch.stop()
+        self.stock_poller.stop()
+        if self.api:
+            self.api.stop()
+        for pu in self.printers.values():
+            with contextlib.suppress(Exception):
+                pu.printer.close()
+        for ru in self.readers.values():
+            with contextlib.suppress(Exception):
+                ru.reader.close()
+        self.log.info("station stopped", inflight_left=self._inflight)
+        self.ledger.close()
+
+    def poll_error(self, source: str) -> Callable[[BaseException], None]:
+        def report(exc: BaseException) -> None:
+            if isinstance(exc, StorageError):
+                self.log.error("storage error", source=source, error=str(exc))
+            else:
+                self.log.exception("unexpected error", source=source, exc_info=exc)
+        return report
+
+    # -- faults and events -------------------------------------------------------------
+
+    def _restore_faults(self) -> None:
+        active = self.ledger.read(faultlog.active_faults)
+        known = {*(pc.id for pc in self.config.printers), *(r.id for r in self.config.readers),
+                 *_STATION_SOURCES}
+        gone = [f for f in active if f.source not in known]
+        if gone:
+            at = now_utc()
+
+            def clear(conn: Any) -> None:
+                for f in gone:
+                    conn.execute("UPDATE faults SET cleared_at = ? WHERE source = ? AND code = ? "
+                                 "AND cleared_at IS NULL", (at, f.source, f.code))
+            self.ledger.write(clear)
+        self.board.restore([f for f in active if f.source in known])
+
+    def _on_fault(self, fault: Fault) -> None:
+        try:
+            self.ledger.write(lambda conn: faultlog.store_change(conn, fault))
+        except StorageError as exc:
+            self.log.error("fault not stored", error=str(exc), code=fault.code)
+        what = ("fault cleared" if fault.cleared_at else
+                "fault flapping" if fault.flapping else "fault raised")
+        log = self.log.warning if fault.cleared_at is None else self.log.info
+        log(what, source=fault.source, device=fault.source, code=fault.code,
+            severity=fault.severity, message=fault.message)
+        if self.api:
+            self.api.publish({"type": "fault", **fault.as_dict()})
+
+    def _on_outage(self, what: str, phase: str, at: str, detail: str) -> None:
+        try:
+            if what == "start":
+                self.ledger.write(lambda c: faultlog.start_outage(c, phase, at, detail))
+            else:
+                self.ledger.write(lambda c: faultlog.end_outages(c, at))
+        except StorageError as exc:
+            self.log.error("outage not stored", error=str(exc))
+        self.log.warning("server outage " + ("started" if what == "start" else "ended"),
+                         phase=phase or None, at=at, detail=detail or None)
+
+    def _on_entries(self, entries: list[Entry]) -> None:
+        for e in entries:
+            self.log.info("ledger " + e.kind, seq=e.seq, count=e.count, job_id=e.job_id,
+                          device=e.device, src=e.src, dst=e.dst, reason=e.reason)
+            if self.api:
+                self.api.publish({"type": "ledger", **e.as_dict()})
+
+    def check_stock(self) -> None:
+        b = self.ledger.balances()
+        fc = self.ledger.read(lambda conn: forecast(conn, b.stock))
+        low = b.stock < self.config.stock.low_threshold
+        self.board.observe("station", "stock_low", low,
+                           f"{fc.describe()} (threshold {self.config.stock.low_threshold:,})",
+                           raise_after=1, clear_after=1)
+
+    # -- queries ----------------------------------------------------------------------
+
+    def open_jobs(self, device: str) -> list[str]:
+        """Jobs of ``device`` with a pick and no outcome, oldest first."""
+        rows = self.ledger.read(lambda c: c.execute(
+            "SELECT jobs.job_id FROM jobs JOIN entries ON entries.seq = jobs.pick_seq "
+            "WHERE jobs.outcome IS NULL AND entries.device = ? ORDER BY jobs.pick_seq",
+            (device,)).fetchall())
+        return [str(r[0]) for r in rows]
+
+    def status(self) -> dict[str, Any]:
+        b = self.ledger.balances()
+        fc = self.ledger.read(lambda conn: forecast(conn, b.stock))
+        last = self.watch.last if self.watch else None
+        return {
+            "station_id": self.config.station_id,
+            "daemon": {"running": True, "pid": os.getpid(), "started_at": self.started_at},
+            "balances": b.as_dict(),
+            "stock": {**fc.as_dict(), "low_threshold": self.config.stock.low_threshold},
+            "devices": [u.as_dict() for u in (*self.printers.values(),
+                                              *self.readers.values())],
+            "faults": [f.as_dict() for f in self.board.active()],
+            "network": {"probe_url": self.config.network.probe_url,
+                        "state": last.state if last else "unknown",
+                        "in_outage": self.watch.in_outage if self.watch else False,
+                        "last_probe": last.as_dict() if last else None},
+            "uplink": {"mqtt_url": self.config.uplink.mqtt_url, "backlog": None},
+        }
+
+    # -- the API ----------------------------------------------------------------------
+
+    def handle(self, req: p.Request) -> Any:
+        """Answer one API request (see docs/API.md)."""
+        with self._idle:
+            if self.stopping.is_set():
+                raise p.ApiError(p.BUSY, "the daemon is shutting down; try again when it is "
+                                         "back")
+            self._inflight += 1
+        try:
+            return self._dispatch(req.op, req.params)
+        except LedgerRefused as exc:
+            raise p.ApiError(p.REFUSED, str(exc)) from None
+        except StorageError as exc:
+            raise p.ApiError(p.FAILED, str(exc)) from None
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                self._idle.notify_all()
+
+    def _dispatch(self, op: str, a: dict[str, Any]) -> Any:
+        if op == "ping":
+            return {"pong": True, "station_id": self.config.station_id, "pid": os.getpid()}
+        if op == "status":
+            return self.status()
+        if op == "blanks":
+            return self.ledger.balances().as_dict()
+        if op == "faults":
+            doc: dict[str, Any] = {"active": [f.as_dict() for f in self.board.active()]}
+            if a.get("history"):
+                doc["history"] = [f.as_dict() for f in self.ledger.read(faultlog.fault_history)]
+            return doc
+        if op == "issue":
+            return self._issue(a["job_id"], a.get("printer"), a.get("panels", 1))
+        if op == "resolve":
+            return self._resolve(a["job_id"], a["outcome"])
+        if op == "clear_fault":
+            cleared = self.board.clear_fault(a["source"], a["code"])
+            if cleared is None:
+                raise p.ApiError(p.BAD_REQUEST, f"no active fault {a['code'][:40]!r} on "
+                                                f"{a['source'][:40]!r}")
+            return cleared.as_dict()
+        return self._record(self._transfer(op, a))
+
+    def _transfer(self, op: str, a: dict[str, Any]) -> model.Transfer:
+        if op == "receive":
+            return model.receive(a["batch_id"], a["count"], first_serial=a.get("first_serial"))
+        if op == "dispose":
+            return model.dispose(a["count"], a["reference"], idem_id=a.get("idem_id"))
+        if op == "adjust":
+            return model.adjust(a["count"], a["reason"], a["idem_id"])
+        if op == "write_off":
+            return model.write_off_stock(a["count"], a["reason"], a["idem_id"])
+        if op == "pick":
+            return model.pick(a["job_id"], device=a["device"])
+        if op == "complete":
+            return model.complete(a["job_id"], device=a.get("device"))
+        if op == "reject":
+            return model.reject(a["job_id"], a["reason"], device=a.get("device"))
+        if op == "write_off_job":
+            return model.write_off_job(a["job_id"], a["reason"], device=a.get("device"))
+        raise p.ApiError(p.UNKNOWN_OP, f"unknown op {op!r}")
+
+    def _record(self, transfer: model.Transfer) -> dict[str, Any]:
+        entry = self.ledger.record(transfer)
+        return {"entry": entry.as_dict(), "replay": entry.replay,
+                "balances": self.ledger.balances().as_dict()}
+
+    def _unit(self, printer: str | None) -> PrinterUnit:
+        if printer is None:
+            if len(self.printers) != 1:
+                raise p.ApiError(p.BAD_REQUEST, "issue: say which printer (printer: one of "
+                                                f"{', '.join(self.printers) or 'none'})")
+            return next(iter(self.printers.values()))
+        unit = self.printers.get(printer)
+        if unit is None:
+            raise p.ApiError(p.BAD_REQUEST, f"issue: no printer {printer[:40]!r} (configured: "
+                                            f"{', '.join(self.printers) or 'none'})")
+        return unit
+
+    def _issue(self, job_id: str, printer: str | None, panels: int) -> dict[str, Any]:
+        unit = self._unit(printer)
+        if not 1 <= panels <= 6:
+            raise p.ApiError(p.BAD_REQUEST, "issue: panels must be 1 to 6")
+        model.validate(model.pick(job_id, device=unit.id))   # a bad job id is refused here
+        if not unit.job_lock.acquire(timeout=120):
+            raise p.ApiError(p.BUSY, f"printer {unit.id} is busy with another job")
+        try:
+            colours = "YMCKO"
+            result = unit.issuer.issue(job_id, [Panel(colours[i % 5], bytes(64))
+                                                for i in range(panels)])
+        finally:
+            unit.job_lock.release()
+        return {"job_id": result.job_id, "printer": unit.id, "outcome": result.outcome,
+                "reason": result.reason, "fault": result.fault}
+
+    def _resolve(self, job_id: str, outcome: str) -> dict[str, Any]:
+        """An operator settles a job whose card the agent could not follow."""
+        if outcome not in ("issued", "spoiled", "lost"):
+            raise p.ApiError(p.BAD_REQUEST, "resolve: outcome must be issued, spoiled or lost")
+        unit = next((u for u in self.printers.values() if job_id in u.issuer.stuck), None)
+        device = unit.id if unit else None
+        if outcome == "issued":
+            t = model.complete(job_id, device=device)
+        elif outcome == "spoiled":
+            t = model.reject(job_id, "resolved by operator", device=device)
+        else:
+            t = model.write_off_job(job_id, "lost: resolved by operator", device=device)
+        doc = self._record(t)
+        if unit is not None:
+            code = unit.issuer.stuck.pop(job_id)
+            if code not in unit.issuer.stuck.values():
+                self.board.clear_fault(unit.id, code)
+        return doc
+

@@ -1,0 +1,58 @@
+"""Stock forecast: the trailing pick rate and the days of blanks left."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from station_agent.ledger import model
+
+#: Days the rate is averaged over (DESIGN: trailing 7-day rate).
+WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """``rate`` blanks used per day (picks, whatever their outcome), ``days_left``
+    of stock at that rate (None when nothing was used in the window)."""
+
+    stock: int
+    rate: float
+    days_left: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"stock": self.stock, "rate_per_day": round(self.rate, 1),
+                "days_left": None if self.days_left is None else round(self.days_left, 1)}
+
+    def describe(self) -> str:
+        if self.days_left is None:
+            return f"{self.stock:,} blanks left (none used in the last {WINDOW_DAYS} days)"
+        return (f"{self.stock:,} blanks left, about {self.days_left:.1f} days at "
+                f"{self.rate:.0f} a day")
+
+
+def forecast(conn: sqlite3.Connection, stock: int, now: datetime | None = None) -> Forecast:
+    """The forecast from the ledger's picks (and stock write-offs) in the window.
+
+    The rate divides by the whole window, or by the ledger's age when it is
+    younger (at least one hour, so a first busy hour does not look like a day).
+    """
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=WINDOW_DAYS)
+    since_text = since.isoformat(timespec="seconds").replace("+00:00", "Z")
+    used, _first = conn.execute(
+        "SELECT COALESCE(SUM(count), 0), MIN(ts) FROM entries WHERE ts >= ? AND "
+        "(kind = ? OR (kind = ? AND src = ?))",
+        (since_text, model.PICK, model.WRITE_OFF, model.STOCK)).fetchone()
+    oldest = conn.execute("SELECT MIN(ts) FROM entries").fetchone()[0]
+    if not used:
+        return Forecast(stock, 0.0, None)
+    start = since
+    if oldest is not None:
+        born = datetime.fromisoformat(str(oldest).replace("Z", "+00:00"))
+        start = max(since, born)
+    days = max((now - start).total_seconds() / 86400, 1 / 24)
+    rate = used / days
+    return Forecast(stock, rate, stock / rate if rate > 0 else math.inf)
