@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from station_agent.api import protocol
-from station_agent.api.client import ApiClient
 from station_agent.ledger import open_reader, read_balances, verify
 from tests.conftest import cli_env
 
