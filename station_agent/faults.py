@@ -115,7 +115,6 @@ class FaultBoard:
         with self._lock:
             for f in faults:
                 self._active[(f.source, f.code)] = f
-                self._tracker(f.source, f.code, None, None).debounce.active = True
 
     def _tracker(self, source: str, code: str, raise_after: int | None,
                  clear_after: int | None) -> _Tracker:
@@ -136,6 +135,9 @@ class FaultBoard:
             t = self._tracker(source, code, raise_after, clear_after)
             if bad and detail:
                 t.detail = detail
+            # Events raise and clear directly (a job that hit a jam): the polled
+            # state starts from what the board shows.
+            t.debounce.active = (source, code) in self._active
             change = t.debounce.observe(bad)
             flap = t.flap.observe(bad)
             if flap is True:
@@ -156,7 +158,6 @@ class FaultBoard:
         key = (source, code)
         current = self._active.get(key)
         if current is None:
-            t.debounce.active = True
             self.raise_fault(source, code, t.detail, flapping=flapping)
             return
         _severity, hint = CODES.get(code, (ERROR, "see the technician's guide"))
@@ -193,9 +194,6 @@ class FaultBoard:
         """Clear ``code`` on ``source`` if active."""
         with self._lock:
             fault = self._active.pop((source, code), None)
-            t = self._trackers.get((source, code))
-            if t is not None:
-                t.debounce.active = False
             if fault is None:
                 return None
             cleared = replace(fault, cleared_at=now_utc())

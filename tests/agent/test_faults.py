@@ -93,3 +93,19 @@ def test_changes_alternate_and_end_in_the_boards_state(obs: list[bool], ra: int,
             assert after.raised_at == before.raised_at  # or an update of the same fault
     assert not changes or changes[0].cleared_at is None
     assert board.is_active("s", "c") == bool(changes and changes[-1].cleared_at is None)
+
+
+def test_a_fault_raised_by_an_event_clears_when_polls_see_it_gone() -> None:
+    """A job raises card_jam directly; the poller never saw it bad, yet its good
+    polls must clear it (with the usual hysteresis)."""
+    board = FaultBoard(raise_after=2, clear_after=2)
+    board.raise_fault("p", "card_jam", "job J1: jam")
+    board.observe("p", "card_jam", False)
+    assert board.is_active("p", "card_jam")
+    board.observe("p", "card_jam", False)
+    assert not board.is_active("p", "card_jam")
+    # And one cleared directly is not re-raised by a poll's stale state.
+    board.raise_fault("p", "cover_open")
+    board.clear_fault("p", "cover_open")
+    board.observe("p", "cover_open", True)
+    assert not board.is_active("p", "cover_open")
