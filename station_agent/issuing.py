@@ -41,6 +41,10 @@ COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING = (
     "complete", "reject", "stuck", "not_started", "pending")
 #: Reject reason of a blank whose chip failed its check.
 CHIP_FAILED = "chip_failed"
+#: Reject reason of a card found inside the printer after the agent restarted.
+AGENT_RESTART = "agent_restart"
+#: Fault of a job whose card left the printer while the agent was down.
+JOB_UNRESOLVED = "job_unresolved"
 
 #: Printer fault codes the issuer raises and clears from the printer's status.
 _PRINTER_CONDITIONS = ("card_jam", "feeder_empty", "ribbon_out", "cover_open",
@@ -284,6 +288,37 @@ class CardIssuer:
         if self.stuck:
             return next(iter(self.stuck.values()))
         return None
+
+    def recover_after_restart(self, open_jobs: Sequence[str]) -> list[str]:
+        """Settle what a previous run of the agent left (killed, power lost).
+
+        ``open_jobs``: this printer's jobs with a pick and no outcome, oldest
+        first. A card inside is rejected (reason :data:`AGENT_RESTART`): if the
+        printer's counter is past the last recorded pick it was picked and never
+        recorded, so it is recorded under a ``recovered:`` job first; otherwise
+        it is the newest open job's card.
+        Open jobs whose card has left cannot be settled here: they are kept
+        stuck (``job_unresolved``) for an operator and returned.
+        """
+        jobs = list(open_jobs)
+        status = self.printer.status()
+        counter = self._counter()
+        if status.card_at is not None:
+            if self._mark is not None and counter > self._mark:
+                # The card inside was picked after the last recorded pick: it is
+                # the last one picked; any before it nobody saw.
+                self.reconcile(counter - 1)
+                job = f"recovered:{self.device}:{counter}"
+                self._record_pick(job, counter - 1, counter)
+                self._spoil(job, AGENT_RESTART)
+            elif jobs:
+                self._spoil(jobs.pop(), AGENT_RESTART)
+        for job in jobs:
+            self.stuck[job] = JOB_UNRESOLVED
+            self._raise(JOB_UNRESOLVED, f"job {job}: picked before the agent restarted, the "
+                                        "card is no longer in the printer")
+        self.reconcile(self._counter())
+        return jobs
 
     def retry_stuck(self) -> None:
         """Try again to reject stuck cards (after the cover was closed, the box emptied)."""

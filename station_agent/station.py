@@ -42,8 +42,6 @@ READER_CODES = ("pcsc_service_down", "reader_missing")
 RECONCILE_S = 30.0
 #: Seconds between stock checks.
 STOCK_CHECK_S = 10.0
-#: Reject reason of a card found inside a printer after the agent restarted.
-AGENT_RESTART = "agent_restart"
 #: Sources that are not devices.
 _STATION_SOURCES = (NETWORK, "station", "storage", "ledger")
 
@@ -123,31 +121,8 @@ class PrinterUnit:
             self.job_lock.release()
 
     def recover_after_restart(self) -> None:
-        """Settle what the previous run left: jobs picked with no outcome, and a
-        card picked but not recorded (the agent died between the two)."""
-        st = self.station
-        open_jobs = st.open_jobs(self.id)
-        status = self.printer.status()
-        counter = self.printer.card_count()
-        mark = st.ledger.device_counter(self.id)
-        if open_jobs and status.card_at is not None:
-            # The last open job's card is the one inside: reject it (kept as spoiled).
-            job = open_jobs.pop()
-            self.issuer._spoil(job, AGENT_RESTART)
-        elif (status.card_at is not None and mark is not None and counter > mark):
-            # Picked, never recorded: record it under a recovery job, then reject it.
-            job = f"recovered:{self.id}:{mark + 1}"
-            if counter - 1 > mark:
-                self.issuer.reconcile(counter - 1)
-            st.ledger.record(model.pick(job, device=self.id, reference=f"counter={mark + 1}"))
-            self.issuer._mark = mark + 1
-            self.issuer._spoil(job, AGENT_RESTART)
-        for job in open_jobs:
-            self.issuer.stuck[job] = "job_unresolved"
-            st.board.raise_fault(self.id, "job_unresolved",
-                                 f"job {job}: picked before the agent restarted, the card is "
-                                 "no longer in the printer")
-        self.issuer.reconcile(self.printer.card_count())
+        """Settle what the previous run left (see :meth:`CardIssuer.recover_after_restart`)."""
+        self.issuer.recover_after_restart(self.station.open_jobs(self.id))
         self._last_reconcile = time.monotonic()
         self.recovered = True
 

@@ -124,3 +124,27 @@ def test_cards_over_a_real_pty_match_ground_truth(make_rig: Any, ledger: Ledger,
     issuer = CardIssuer(rig.printer, ledger, "p1")
     run_jobs(issuer, rig.model, 40, rng)
     assert_ledger_matches(ledger, rig.model, 2000)
+
+
+def test_recovery_after_a_restart_settles_every_case(make_rig: Any, ledger: Ledger) -> None:
+    """What a killed agent leaves: a card picked but never recorded (inside), and an
+    earlier job whose card left while the agent was down."""
+    rig = make_rig("evolis", "inprocess")
+    first = CardIssuer(rig.printer, ledger, "p1")
+    assert first.issue("j1", PANELS).outcome == COMPLETE
+    ledger.record(model.pick("j2", device="p1", reference="counter=2"))   # card 2 picked ...
+    rig.printer.feed()                                                    # ... and gone:
+    rig.printer.eject()                                                   # issued, unseen
+    rig.printer.feed()               # card 3: picked, the agent died before recording it
+    restarted = CardIssuer(rig.printer, ledger, "p1")
+    assert restarted.recover_after_restart(["j2"]) == ["j2"]
+    b = ledger.balances()
+    assert (b.issued, b.spoiled_held, b.in_printer, b.lost) == (1, 1, 1, 0)
+    assert restarted.faults.is_active("p1", "job_unresolved")
+    assert rig.model.position is None and rig.model.truth.rejected == 1
+    conn = open_reader(ledger.state_dir)
+    try:
+        job = conn.execute("SELECT job_id, reason FROM entries WHERE kind = 'reject'").fetchone()
+    finally:
+        conn.close()
+    assert job == ("recovered:p1:3", "agent_restart")
