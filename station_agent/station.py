@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -266,15 +267,10 @@ class Station:
         active = self.ledger.read(faultlog.active_faults)
         known = {*(pc.id for pc in self.config.printers), *(r.id for r in self.config.readers),
                  *_STATION_SOURCES}
-        gone = [f for f in active if f.source not in known]
+        gone = [replace(f, cleared_at=now_utc()) for f in active if f.source not in known]
         if gone:
-            at = now_utc()
-
-            def clear(conn: Any) -> None:
-                for f in gone:
-                    conn.execute("UPDATE faults SET cleared_at = ? WHERE source = ? AND code = ? "
-                                 "AND cleared_at IS NULL", (at, f.source, f.code))
-            self.ledger.write(clear)
+            # Devices no longer configured: nothing will ever observe them again.
+            self.ledger.write(lambda conn: [faultlog.store_change(conn, f) for f in gone])
         self.board.restore([f for f in active if f.source in known])
 
     def _on_fault(self, fault: Fault) -> None:
