@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from station_agent.errors import BadInput
+from station_agent.uplink.broker import Broker, parse_broker
 
 if TYPE_CHECKING:
     from drivers.readers.base import ChipPolicy
+    from station_agent.uplink.relay import RelaySettings
 
 _ATR_PATTERN = re.compile(r"^(?:[0-9A-Fa-f?]{2}){1,33}$")
 _SW = re.compile(r"^[0-9A-Fa-f]{4}$")
@@ -85,9 +87,34 @@ class FaultsConfig:
 
 @dataclass(frozen=True)
 class UplinkConfig:
-    """``[uplink]``."""
+    """``[uplink]``: the MQTT broker events are forwarded to (docs/UPLINK.md)."""
 
     mqtt_url: str | None = None
+    cafile: Path | None = None           # mqtts:// only; default: the system's CAs
+    username: str | None = None
+    password_file: Path | None = None    # mode must not let group/others read it
+    client_id: str | None = None         # default "station-agent-<station id>"
+    topic_prefix: str = "stations"
+    window: int = 64                     # unacknowledged events at most
+    keepalive: int = 30
+    reconnect_max: float = 30.0
+    status_interval: float = 30.0
+
+    def broker(self) -> Broker | None:
+        """The validated broker, or None when no uplink is configured."""
+        if self.mqtt_url is None:
+            return None
+        return parse_broker(self.mqtt_url, cafile=self.cafile, username=self.username,
+                            password_file=self.password_file, what="[uplink] mqtt_url")
+
+    def settings(self) -> RelaySettings:
+        """The relay's settings."""
+        from station_agent.uplink.relay import RelaySettings
+
+        return RelaySettings(window=self.window, keepalive=self.keepalive,
+                             reconnect_max=self.reconnect_max,
+                             status_interval=self.status_interval, prefix=self.topic_prefix,
+                             client_id=self.client_id)
 
 
 @dataclass(frozen=True)
@@ -300,10 +327,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         raise BadInput(f"{file}: [faults] flap_low: expected at most flap_high "
                        f"({faults.flap_high:g}), got {faults.flap_low:g}")
 
-    up = _Table(file, "[uplink]", data.get("uplink", {}))
-    up.only(("mqtt_url",))
-    uplink = UplinkConfig(_network_url(up, "mqtt_url", "mqtt://127.0.0.1:1883",
-                                       ("mqtt", "mqtts")))
+    uplink = _uplink(file, path, data.get("uplink", {}))
 
     sk = _Table(file, "[stock]", data.get("stock", {}))
     sk.only(("low_threshold",))
@@ -313,6 +337,46 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                   state_dir=Path(state_dir) if state_dir else None,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults)
+
+
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def _uplink(file: str, path: Path, raw: object) -> UplinkConfig:
+    up = _Table(file, "[uplink]", raw)
+    up.only(("mqtt_url", "cafile", "username", "password_file", "client_id", "topic_prefix",
+             "window", "keepalive", "reconnect_max", "status_interval"))
+    url = _network_url(up, "mqtt_url", "mqtt://127.0.0.1:1883", ("mqtt", "mqtts"))
+    here = path.parent
+
+    def file_key(key: str, expected: str) -> Path | None:
+        value = up.text(key, expected)
+        return None if value is None else (here / value).resolve()
+
+    cfg = UplinkConfig(
+        mqtt_url=url,
+        cafile=file_key("cafile", 'the path of a PEM CA file such as "ca.pem"'),
+        username=up.text("username", "a broker user name"),
+        password_file=file_key("password_file", "the path of a file holding the password"),
+        client_id=up.text("client_id", "an MQTT client id (letters, digits, . _ -)",
+                          pattern=_ID),
+        topic_prefix=up.text("topic_prefix", 'topic levels such as "stations" or "ntt/stations"',
+                             pattern=_TOPIC_PREFIX) or "stations",
+        window=up.integer("window", 64, low=1, high=65_000),
+        keepalive=up.integer("keepalive", 30, low=5, high=3600),
+        reconnect_max=up.number("reconnect_max", 30.0, low=0.5, high=3600),
+        status_interval=up.number("status_interval", 30.0, low=1, high=3600))
+    if url is None:
+        for key in ("cafile", "username", "password_file"):
+            if up.has(key):
+                raise BadInput(f"{file}: [uplink] {key}: set only with mqtt_url; add mqtt_url "
+                               "or remove it")
+        return cfg
+    try:
+        cfg.broker()
+    except BadInput as exc:
+        raise BadInput(f"{file}: {exc}") from None
+    return cfg
 
 
 def read_toml(path: Path) -> dict[str, Any]:

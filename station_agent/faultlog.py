@@ -10,24 +10,31 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from station_agent.faults import Fault
+from station_agent.faults import Fault, now_utc
+from station_agent.ledger import outbox
 
 _COLUMNS = "source, code, severity, message, raised_at, cleared_at, flapping"
 
 
 def store_change(conn: sqlite3.Connection, fault: Fault) -> None:
-    """Persist one change seen by a :class:`FaultBoard` listener."""
+    """Persist one change seen by a :class:`FaultBoard` listener, and queue it
+    for the uplink in the same transaction."""
     if fault.cleared_at is not None:
         conn.execute("UPDATE faults SET cleared_at = ? WHERE source = ? AND code = ? "
                      "AND cleared_at IS NULL", (fault.cleared_at, fault.source, fault.code))
+        outbox.add_event(conn, outbox.FAULT_CLEARED, fault.as_dict(), fault.cleared_at)
         return
     cur = conn.execute("UPDATE faults SET flapping = ?, message = ? WHERE source = ? AND "
                        "code = ? AND cleared_at IS NULL",
                        (int(fault.flapping), fault.message, fault.source, fault.code))
+    kind = outbox.FAULT_UPDATED
     if cur.rowcount == 0:
+        kind = outbox.FAULT_RAISED
         conn.execute(f"INSERT INTO faults ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (fault.source, fault.code, fault.severity, fault.message,
                       fault.raised_at, None, int(fault.flapping)))
+    outbox.add_event(conn, kind, fault.as_dict(),
+                     fault.raised_at if kind == outbox.FAULT_RAISED else now_utc())
 
 
 def _has(conn: sqlite3.Connection, table: str) -> bool:

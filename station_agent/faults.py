@@ -56,6 +56,9 @@ CODES: dict[str, tuple[str, str]] = {
     "stock_low": (WARNING, "request a new delivery of blanks from the provincial office now"),
     "disk_full": (CRITICAL, "free space on the state directory's disk; nothing can be recorded "
                             "until then"),
+    "uplink_down": (WARNING, "events are kept on this station and sent when the broker is "
+                             "back; if it lasts, check [uplink] in the config and the network "
+                             "path to the broker"),
     "job_unresolved": (ERROR, "a card left the printer while the agent was down: find it and "
                               "resolve the job (issued, spoiled or lost)"),
 }

@@ -19,20 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from drivers.printers import Panel, PrinterError, open_printer
-from station_agent import faultlog, logs
+from station_agent import daily, faultlog, logs
 from station_agent.api import protocol as p
 from station_agent.api.server import ApiServer
 from station_agent.chipcheck import ChipChecker
 from station_agent.config import Config, PrinterConfig, ReaderConfig
 from station_agent.faults import Fault, FaultBoard, now_utc
 from station_agent.issuing import CardIssuer
-from station_agent.ledger import Ledger, LedgerRefused, model
+from station_agent.ledger import Ledger, LedgerRefused, model, outbox
 from station_agent.ledger.errors import StorageError
 from station_agent.ledger.model import Entry
 from station_agent.netprobe import Prober
 from station_agent.netwatch import SOURCE as NETWORK
 from station_agent.netwatch import NetworkWatch
 from station_agent.stock import forecast
+from station_agent.uplink.relay import Relay
 
 #: Printer conditions the poller observes (with hysteresis).
 PRINTER_CODES = ("card_jam", "feeder_empty", "ribbon_out", "cover_open", "reject_box_full",
@@ -44,7 +45,10 @@ RECONCILE_S = 30.0
 #: Seconds between stock checks.
 STOCK_CHECK_S = 10.0
 #: Sources that are not devices.
-_STATION_SOURCES = (NETWORK, "station", "storage", "ledger")
+UPLINK = "uplink"
+_STATION_SOURCES = (NETWORK, UPLINK, "station", "storage", "ledger")
+#: Failed connection attempts in a row before ``uplink_down`` is raised.
+UPLINK_RAISE_AFTER = 3
 
 
 class _Poller:
@@ -209,6 +213,12 @@ class Station:
                 on_outage=self._on_outage)
         self.stock_poller = _Poller("stock", STOCK_CHECK_S, self.check_stock,
                                     self.poll_error("station"))
+        self.relay: Relay | None = None
+        broker = config.uplink.broker()
+        if broker is not None:
+            self.relay = Relay(self.ledger, broker, config.station_id, config.uplink.settings(),
+                               status_fn=self.uplink_status, faults_fn=self._active_faults,
+                               on_link=self._on_uplink)
         self.api = ApiServer(self.state_dir, self.handle, on_error=self.poll_error("api")) \
             if serve_api else None
         self.stopping = threading.Event()
@@ -223,6 +233,8 @@ class Station:
         if self.watch:
             self.watch.start()
         self.stock_poller.thread.start()
+        if self.relay:
+            self.relay.start()
         if self.api:
             self.api.start()
         self.log.info("station started", printers=list(self.printers),
@@ -250,6 +262,9 @@ class Station:
         for ru in self.readers.values():
             with contextlib.suppress(Exception):
                 ru.reader.close()
+        if self.relay:
+            # Last: it publishes the offline status and marks what was acknowledged.
+            self.relay.stop()
         self.log.info("station stopped", inflight_left=self._inflight)
         self.ledger.close()
 
@@ -285,6 +300,15 @@ class Station:
             severity=fault.severity, message=fault.message)
         if self.api:
             self.api.publish({"type": "fault", **fault.as_dict()})
+        if self.relay:
+            self.relay.wake(status=True, faults=True)
+
+    def _active_faults(self) -> list[dict[str, Any]]:
+        return [f.as_dict() for f in self.board.active()]
+
+    def _on_uplink(self, ok: bool, error: str) -> None:
+        self.board.observe(UPLINK, "uplink_down", not ok, error,
+                           raise_after=UPLINK_RAISE_AFTER, clear_after=1)
 
     def _on_outage(self, what: str, phase: str, at: str, detail: str) -> None:
         try:
@@ -303,6 +327,8 @@ class Station:
                           device=e.device, src=e.src, dst=e.dst, reason=e.reason)
             if self.api:
                 self.api.publish({"type": "ledger", **e.as_dict()})
+        if self.relay:
+            self.relay.wake(status=True)
 
     def check_stock(self) -> None:
         b = self.ledger.balances()
@@ -338,7 +364,30 @@ class Station:
                         "state": last.state if last else "unknown",
                         "in_outage": self.watch.in_outage if self.watch else False,
                         "last_probe": last.as_dict() if last else None},
-            "uplink": {"mqtt_url": self.config.uplink.mqtt_url, "backlog": None},
+            "uplink": self.uplink_info(),
+        }
+
+    def uplink_info(self) -> dict[str, Any]:
+        """The uplink's link state and backlog (the outbox fills even without one)."""
+        if self.relay:
+            return self.relay.info()
+        return {"mqtt_url": None, "state": "disabled", "connected": False,
+                **self.ledger.read(outbox.backlog).as_dict()}
+
+    def uplink_status(self) -> dict[str, Any]:
+        """The fields of the retained status message (docs/UPLINK.md)."""
+        b = self.ledger.balances()
+        fc = self.ledger.read(lambda conn: forecast(conn, b.stock))
+        last = self.watch.last if self.watch else None
+        return {
+            "started_at": self.started_at,
+            "balances": b.as_dict(),
+            "stock": fc.as_dict(),
+            "today": self.ledger.read(daily.today),
+            "active_faults": len(self.board.active()),
+            "devices": {u.id: u.online for u in (*self.printers.values(),
+                                                   *self.readers.values())},
+            "network": last.state if last else "unknown",
         }
 
     # -- the API ----------------------------------------------------------------------

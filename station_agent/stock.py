@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from station_agent.daily import first_seq_since
 from station_agent.ledger import model
 
 #: Days the rate is averaged over (DESIGN: trailing 7-day rate).
@@ -33,23 +34,6 @@ class Forecast:
                 f"{self.rate:.0f} a day")
 
 
-def _first_seq_since(conn: sqlite3.Connection, since: str) -> int:
-    """The first entry at or after ``since``: a binary search on the entry number,
-    since entries are appended in time order (a clock set back can blur the edge
-    by a few entries, which a forecast can afford). O(log n) lookups instead of
-    scanning the whole log on every status call."""
-    hi = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0] + 1
-    lo = 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        row = conn.execute("SELECT ts FROM entries WHERE seq = ?", (mid,)).fetchone()
-        if row is not None and str(row[0]) < since:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 def forecast(conn: sqlite3.Connection, stock: int, now: datetime | None = None) -> Forecast:
     """The forecast from the ledger's picks (and stock write-offs) in the window.
 
@@ -59,7 +43,7 @@ def forecast(conn: sqlite3.Connection, stock: int, now: datetime | None = None) 
     now = now or datetime.now(UTC)
     since = now - timedelta(days=WINDOW_DAYS)
     since_text = since.isoformat(timespec="seconds").replace("+00:00", "Z")
-    first = _first_seq_since(conn, since_text)
+    first = first_seq_since(conn, since_text)
     used = conn.execute(
         "SELECT COALESCE(SUM(count), 0) FROM entries WHERE seq >= ? AND "
         "(kind = ? OR (kind = ? AND src = ?))",

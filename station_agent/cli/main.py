@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from station_agent import __version__
-from station_agent.cli import agent_cmds, ledger_cmds, printer_cmds, reader_cmds, sim_cmds
+from station_agent.cli import (
+    agent_cmds,
+    fleet_cmds,
+    ledger_cmds,
+    printer_cmds,
+    reader_cmds,
+    sim_cmds,
+)
 from station_agent.errors import StationAgentError
 from station_agent.ledger.store import ledger_path, translate
 from station_agent.paths import resolve_state_dir
@@ -62,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     printer_cmds.add_parsers(sub)
     reader_cmds.add_parsers(sub)
     sim_cmds.add_parsers(sub)
+    fleet_cmds.add_parsers(sub)
     return parser
 
 

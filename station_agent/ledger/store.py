@@ -37,7 +37,7 @@ LEDGER_FILE: Final = "ledger.db"
 LOCK_FILE: Final = "ledger.lock"
 #: ``PRAGMA application_id``: ASCII "SAGL" (station-agent ledger).
 APPLICATION_ID: Final = 0x5341474C
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -128,6 +128,24 @@ MIGRATIONS: Final = {
             ended_at   TEXT,
             detail     TEXT NOT NULL DEFAULT ''
         )""",
+    ),
+    2: (
+        # The uplink's outbox (station_agent.ledger.outbox): one row per event
+        # to send upstream, written in the transaction of the event itself.
+        # seq is the per-station event number the receiver checks for gaps;
+        # AUTOINCREMENT so it never goes back, even after sent rows are pruned.
+        """CREATE TABLE outbox (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            entry_seq  INTEGER,
+            chain_head TEXT NOT NULL,
+            body       TEXT,
+            sent_at    TEXT
+        )""",
+        "CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL",
+        # A ledger that predates the uplink sends its whole history.
+        "INSERT INTO outbox (created_at, entry_seq, chain_head) "
+        "SELECT ts, seq, hash FROM entries ORDER BY seq",
     ),
 }
 

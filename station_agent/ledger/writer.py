@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from station_agent.ledger import model
+from station_agent.ledger import model, outbox
 from station_agent.ledger.balances import Balances, read_balances
 from station_agent.ledger.chain import entry_hash
 from station_agent.ledger.errors import (
@@ -317,6 +317,7 @@ class Ledger:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     batch = _Batch(read_state(conn), now_utc())
+                    head_before = batch.state.head_seq
                     if len(chunk) < 2 or not self._apply_fast(chunk, batch):
                         for req in chunk:
                             try:
@@ -326,6 +327,8 @@ class Ledger:
                     if batch.appended:
                         self._check_invariants(batch.state)
                         write_state(conn, batch.state)
+                        # Queued for the uplink in the same transaction.
+                        outbox.add_entries(conn, head_before)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from station_agent.daily import first_seq_since
 from station_agent.ledger import Ledger, model
-from station_agent.stock import _first_seq_since, forecast
+from station_agent.stock import forecast
 
 
 def test_forecast_counts_the_window_only(ledger: Ledger) -> None:
@@ -31,4 +32,4 @@ def test_first_seq_since_matches_a_scan(ledger: Ledger) -> None:
     for _seq, ts in rows:
         for probe in (ts, ts[:-1] + "0Z", "0000", "9999"):
             expected = min([s for s, t in rows if t >= probe], default=len(rows) + 1)
-            assert ledger.read(lambda c, p=probe: _first_seq_since(c, p)) == expected
+            assert ledger.read(lambda c, p=probe: first_seq_since(c, p)) == expected

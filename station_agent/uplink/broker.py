@@ -1,0 +1,182 @@
+"""Where the broker is and how to log in: URL, TLS, credentials, one paho client.
+
+Shared by the station's relay, the fleet view and the benchmark, so every
+side connects the same way:
+
+* ``mqtt://host[:port]`` (1883) or ``mqtts://host[:port]`` (8883). With
+  ``mqtts`` the broker's certificate is always verified, against ``cafile``
+  when given, else the system's trusted CAs; the host name must match.
+* A username (``username`` or ``mqtt://user@host``) and a password read from
+  a file that only its owner can read. A password in the URL is refused: URLs
+  end up in logs and in ``ps``.
+
+:func:`explain` turns what goes wrong while connecting into one line naming
+the broker, what failed and what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from station_agent.errors import BadInput
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+@dataclass(frozen=True)
+class Broker:
+    """A validated broker address with its TLS and login settings."""
+
+    url: str
+    host: str
+    port: int
+    tls: bool
+    cafile: Path | None = None
+    username: str | None = None
+    password_file: Path | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def password(self) -> str | None:
+        """The password, read now from :attr:`password_file` (checked again)."""
+        if self.password_file is None:
+            return None
+        return read_secret(self.password_file, "password_file")
+
+
+def parse_broker(url: str, *, cafile: str | Path | None = None, username: str | None = None,
+                 password_file: str | Path | None = None, what: str = "broker URL") -> Broker:
+    """Validate ``url`` and the settings around it; :class:`BadInput` naming the fix."""
+    parts = urlsplit(url)
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise BadInput(f"{what} {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
+    if parts.password is not None:
+        raise BadInput(f"{what}: a password in the URL is refused (URLs end up in logs); "
+                       "put it in a file readable only by its owner and name it with "
+                       "password_file / --password-file")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise BadInput(f"{what} {url!r}: expected no path or query after host:port")
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        raise BadInput(f"{what} {url!r}: the port must be a number from 1 to 65535") from None
+    user = username or (unquote(parts.username) if parts.username else None)
+    tls = parts.scheme == "mqtts"
+    ca = Path(cafile) if cafile else None
+    if ca is not None:
+        if not tls:
+            raise BadInput(f"{what} {url!r}: a CA file only applies to mqtts:// URLs; use "
+                           "mqtts:// or drop the CA file")
+        if not ca.is_file():
+            raise BadInput(f"CA file {ca} does not exist: give the PEM file of the CA that "
+                           "signed the broker's certificate")
+    pw = Path(password_file) if password_file else None
+    if pw is not None:
+        read_secret(pw, "password_file")
+        if user is None:
+            raise BadInput(f"{what}: a password file without a username; set the username")
+    return Broker(url, parts.hostname, port, tls, ca, user, pw)
+
+
+def read_secret(path: Path, what: str) -> str:
+    """Read a secret (first line) from ``path``, refusing files others can read."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise BadInput(f"{what} {path} does not exist: create it with the secret on one "
+                       "line and `chmod 600` it") from None
+    except OSError as exc:
+        raise BadInput(f"{what} {path} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInput(f"{what} {path} is not a regular file")
+    if st.st_mode & 0o077:
+        raise BadInput(f"{what} {path} is readable by group or others (mode "
+                       f"{stat.S_IMODE(st.st_mode):04o}): run `chmod 600 {path}` so only its "
+                       "owner can read it")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{what} {path} cannot be read ({exc})") from None
+    secret = text.splitlines()[0] if text else ""
+    if not secret:
+        raise BadInput(f"{what} {path} is empty: put the secret on its first line")
+    return secret
+
+
+def make_client(broker: Broker, client_id: str, *, clean_session: bool = True,
+                will: tuple[str, bytes] | None = None,
+                max_inflight: int = 20, connect_timeout: float = 5.0) -> mqtt.Client:
+    """A paho-mqtt 2.x client (MQTT 3.1.1) set up for ``broker``; not yet connected.
+
+    ``will`` is ``(topic, payload)`` of a retained QoS 1 Last Will. paho's
+    own queue lives in memory only and is unbounded: callers keep unsent
+    messages elsewhere and hand paho no more than their in-flight window.
+    """
+    import ssl
+
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         clean_session=clean_session, protocol=mqtt.MQTTv311)
+    client.connect_timeout = connect_timeout
+    client.max_inflight_messages_set(max_inflight)
+    if broker.tls:
+        ctx = ssl.create_default_context(cafile=str(broker.cafile) if broker.cafile else None)
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        client.tls_set_context(ctx)
+    if broker.username is not None:
+        client.username_pw_set(broker.username, broker.password())
+    if will is not None:
+        topic, payload = will
+        client.will_set(topic, payload, qos=1, retain=True)
+    return client
+
+
+def explain(broker: Broker, exc: BaseException) -> str:
+    """One line: what went wrong connecting to ``broker`` and what to do."""
+    import ssl
+
+    where = broker.where
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or str(exc)
+        if "mismatch" in reason.lower():
+            return (f"TLS: the certificate of broker {where} is not for {broker.host!r} "
+                    f"({reason}): connect by the name in the certificate")
+        return (f"TLS: the certificate of broker {where} is not trusted ({reason}): set "
+                "[uplink] cafile to the CA that signed it")
+    if isinstance(exc, ssl.SSLError):
+        return (f"TLS handshake with broker {where} failed ({exc.reason or exc}): check that "
+                "the port speaks TLS (mqtts://) and the CA file")
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve broker host {broker.host!r}: check the name and DNS"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"broker {where} refused the connection: is the broker running on that port?"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"no answer from broker {where} in time: check the network path and firewall"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return f"no route to broker {where}: check this station's network"
+    if isinstance(exc, OSError):
+        return f"connection to broker {where} failed ({exc.strerror or exc})"
+    return f"connection to broker {where} failed ({exc})"
+
+
+def explain_refusal(broker: Broker, reason: str) -> str:
+    """One line for a CONNACK that refused the session."""
+    low = reason.lower()
+    if "authori" in low or "password" in low or "username" in low:
+        return (f"broker {broker.where} refused the login ({reason}): check [uplink] "
+                "username and the password in password_file")
+    return f"broker {broker.where} refused the session ({reason})"
