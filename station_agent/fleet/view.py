@@ -83,27 +83,36 @@ class StationView:
     replaced_ledgers: int = 0          # times the station started a new ledger
 
     def as_dict(self) -> dict[str, Any]:
+        """One row of the fleet (whatever the station sent, only well-typed values)."""
         st = self.status
-        stock = st.get("stock") or {}
-        today = st.get("today") or {}
+        stock, today = _table(st.get("stock")), _table(st.get("today"))
+        balances = _table(st.get("balances"))
         return {
             "station_id": self.station_id,
             "online": self.online,
             "reason": self.reason,
             "last_seen": self.last_seen,
-            "stock": stock.get("stock", (st.get("balances") or {}).get("stock")),
-            "days_left": stock.get("days_left"),
-            "issued_today": today.get("issued"),
-            "spoiled_today": today.get("spoiled"),
-            "today": today.get("date"),
+            "stock": _number(stock.get("stock", balances.get("stock"))),
+            "days_left": _number(stock.get("days_left")),
+            "issued_today": _number(today.get("issued")),
+            "spoiled_today": _number(today.get("spoiled")),
+            "today": today.get("date") if isinstance(today.get("date"), str) else None,
             "active_faults": [f"{f.get('source')}:{f.get('code')}" for f in self.faults],
-            "backlog": st.get("backlog"),
+            "backlog": _number(st.get("backlog")),
             "events": self.events,
             "duplicates": self.duplicates,
             "last_seq": self.seqs.high or None,
             "gaps": [list(g) for g in self.seqs.gaps()],
             "missing": self.seqs.missing(),
         }
+
+
+def _table(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class FleetView:

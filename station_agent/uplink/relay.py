@@ -145,6 +145,7 @@ class Relay:
         except StorageError:
             backlog = {"backlog": None, "oldest_unsent": None, "last_seq": None}
         state = ("connected" if self.connected else
+                 "stopped" if self._stop.is_set() else
                  "connecting" if self.error is None else "disconnected")
         return {"mqtt_url": self.broker.url, "state": state, "connected": self.connected,
                 "connected_since": self.connected_since, "error": self.error,

@@ -3,6 +3,7 @@ outages, agent kill -9, broker restarts; Last Will; TLS; login."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from station_agent.fleet.view import FleetView
-from tests.agent.conftest import Daemon, daemons  # noqa: F401  (fixture)
+from tests.agent.conftest import Daemon
 from tests.conftest import run_cli
 from tests.uplink.conftest import Recorder, event_seqs, make_tls, record_receives
 
@@ -95,7 +96,7 @@ def test_backlog_recorded_while_the_broker_is_down_is_delivered_gap_free(
                         key=lambda e: e["seq"])
     assert all(e["chain_head"] == e["event"]["hash"] for e in entry_docs)
     assert all(b["event"]["prev_hash"] == a["event"]["hash"]
-               for a, b in zip(entry_docs, entry_docs[1:], strict=False))
+               for a, b in itertools.pairwise(entry_docs))
 
 
 def test_kill_9_with_a_backlog_and_mid_drain_loses_nothing(
