@@ -1,12 +1,14 @@
 """Run every benchmark; each prints one JSON object per line.
 
 Options (``--dir``, ``--entries``, ``--commits``) go to the ledger benchmarks;
-``python -m bench.printer``, ``bench.reader`` and ``bench.agent`` run the others alone.
+``python -m bench.printer``, ``bench.reader``, ``bench.agent`` and ``bench.uplink``
+run the others alone.
 """
 
-from bench import agent, ledger, printer, reader
+from bench import agent, ledger, printer, reader, uplink
 
 ledger.main()
 printer.main([])
 reader.main()
 agent.main([])
+uplink.main([])

@@ -86,6 +86,7 @@ def _from_daemon(state_dir: Path, op: str, **params: Any) -> Any:
 
 def _offline_status(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     from station_agent import faultlog
+    from station_agent.ledger import outbox
     from station_agent.ledger.balances import read_balances
     from station_agent.ledger.store import open_reader
     from station_agent.stock import forecast
@@ -96,6 +97,7 @@ def _offline_status(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]
         b = read_balances(conn)
         fc = forecast(conn, b.stock)
         active = faultlog.active_faults(conn)
+        backlog = outbox.backlog(conn)
         meta_station = conn.execute("SELECT value FROM meta WHERE key = 'station_id'").fetchone()
     finally:
         conn.close()
@@ -114,7 +116,9 @@ def _offline_status(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]
         "faults": [f.as_dict() for f in active],
         "network": {"probe_url": cfg.network.probe_url if cfg else None, "state": "unknown",
                     "in_outage": None, "last_probe": None},
-        "uplink": {"mqtt_url": cfg.uplink.mqtt_url if cfg else None, "backlog": None},
+        "uplink": {"mqtt_url": cfg.uplink.mqtt_url if cfg else None,
+                   "state": "stopped" if cfg and cfg.uplink.mqtt_url else "disabled",
+                   "connected": False, **backlog.as_dict()},
     }
 
 
@@ -157,7 +161,13 @@ def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
         lines.append(f"  {f['severity']:<8} {f['source']}: {f['code']}"
                      + (" [flapping]" if f.get("flapping") else "") + f" - {f['message']}")
     up = doc["uplink"]
-    lines.append(f"uplink: {up['mqtt_url'] or 'not configured'}")
+    queued = f"{up['backlog']:,} event(s) not yet sent" if up.get("backlog") else "nothing queued"
+    if up.get("oldest_unsent"):
+        queued += f", oldest from {up['oldest_unsent']}"
+    lines.append(f"uplink: {up['mqtt_url'] or 'not configured'}"
+                 + (f" - {up['state']}" if up.get("state") else "") + f"; {queued}")
+    if up.get("error"):
+        lines.append(f"  {up['error']}")
     return "\n".join(lines)
 
 
