@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import queue
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -14,7 +16,7 @@ from typing import Any
 
 from station_agent.fleet.view import FleetView
 from tests.agent.conftest import Daemon
-from tests.conftest import run_cli
+from tests.conftest import run_cli, spawn, terminate
 from tests.uplink.conftest import Recorder, event_seqs, make_tls, record_receives
 
 
@@ -312,6 +314,24 @@ def test_fleet_view_cli_shows_the_station(daemons: Any, brokers: Any) -> None:
     assert st["gaps"] == [] and st["last_seen"]
     text = run_cli("fleet", "--broker", broker.url, "--wait", "1")
     assert text.code == 0 and "test-01" in text.out and "online" in text.out
+    # --watch --json: one document per change, as long as it runs.
+    watch = spawn([sys.executable, "-m", "station_agent", "fleet", "--broker", broker.url,
+                   "--watch", "--json"])
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in watch.stdout],  # type: ignore
+                     daemon=True).start()
+    try:
+        first = json.loads(lines.get(timeout=20))
+        assert first["stations"][0]["station_id"] == "test-01"
+        with d.client() as c:
+            c.call("receive", batch_id="B2", count=5)
+        while True:
+            doc = json.loads(lines.get(timeout=20))
+            if doc["stations"][0]["events"] >= 1:
+                break
+        assert doc["stations"][0]["gaps"] == []
+    finally:
+        terminate(watch)
     d.stop()
     res = run_cli("fleet", "--broker", broker.url, "--json", "--wait", "1")
     (st,) = json.loads(res.out)["stations"]
