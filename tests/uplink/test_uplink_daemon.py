@@ -47,6 +47,17 @@ def ledger_entries(d: Daemon) -> int:
     return int(doc["entries"])
 
 
+def central_side_down(brokers: Any, recorders: Any) -> tuple[Any, Recorder]:
+    """A broker with a durable subscriber session (as the central consumer has),
+    then stopped cleanly: the session and whatever is queued for it survive."""
+    broker = brokers()
+    rec = recorders(broker).start()
+    rec.wait_for(lambda r: r.client.is_connected(), 10, "the recorder to connect")
+    rec.stop()
+    broker.stop()
+    return broker, rec
+
+
 def assert_complete(rec: Recorder, last_seq: int, entries: int) -> FleetView:
     """Every event 1..last_seq received, every ledger entry among them, and the
     fleet view's dedup leaves each exactly once with no gap."""
@@ -69,11 +80,7 @@ def assert_complete(rec: Recorder, last_seq: int, entries: int) -> FleetView:
 
 def test_backlog_recorded_while_the_broker_is_down_is_delivered_gap_free(
         daemons: Any, brokers: Any, recorders: Any) -> None:
-    broker = brokers()
-    rec = recorders(broker).start()          # a durable subscriber, as the central side
-    rec.wait_for(lambda r: r.client.is_connected(), 10, "the recorder to connect")
-    rec.stop()
-    broker.stop()                            # saves the subscriber's session
+    broker, rec = central_side_down(brokers, recorders)
 
     d = daemons(uplink_config(broker.url)).start()
     record_receives(d.state / "agent.sock", 5000)
@@ -103,11 +110,7 @@ def test_backlog_recorded_while_the_broker_is_down_is_delivered_gap_free(
 
 def test_kill_9_with_a_backlog_and_mid_drain_loses_nothing(
         daemons: Any, brokers: Any, recorders: Any) -> None:
-    broker = brokers()
-    rec = recorders(broker).start()
-    rec.wait_for(lambda r: r.client.is_connected(), 10, "the recorder to connect")
-    rec.stop()
-    broker.stop()
+    broker, rec = central_side_down(brokers, recorders)
 
     d = daemons(uplink_config(broker.url, window=16)).start()
     record_receives(d.state / "agent.sock", 3000)
@@ -128,11 +131,7 @@ def test_kill_9_with_a_backlog_and_mid_drain_loses_nothing(
 
 def test_broker_restart_in_the_middle_of_draining_loses_nothing(
         daemons: Any, brokers: Any, recorders: Any) -> None:
-    broker = brokers()
-    rec = recorders(broker).start()
-    rec.wait_for(lambda r: r.client.is_connected(), 10, "the recorder to connect")
-    rec.stop()
-    broker.stop()
+    broker, rec = central_side_down(brokers, recorders)
     d = daemons(uplink_config(broker.url, window=32)).start()
     record_receives(d.state / "agent.sock", 5000)
 
