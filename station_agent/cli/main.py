@@ -20,6 +20,7 @@ from station_agent.cli import (
     ledger_cmds,
     printer_cmds,
     reader_cmds,
+    report_cmds,
     sim_cmds,
 )
 from station_agent.errors import StationAgentError
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     reader_cmds.add_parsers(sub)
     sim_cmds.add_parsers(sub)
     fleet_cmds.add_parsers(sub)
+    report_cmds.add_parsers(sub)
     return parser
 
 

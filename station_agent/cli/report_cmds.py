@@ -1,0 +1,80 @@
+"""``report``: the daily reconciliation of blanks ("berita acara")."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``report``."""
+    p = sub.add_parser(
+        "report", help="daily reconciliation: balances, movements, faults, forecast",
+        description="The daily reconciliation of blanks: opening stock, received, picked, "
+                    "issued, spoiled (held, handed back), lost, closing stock with the "
+                    "identity shown balanced; faults and downtime per device and for the "
+                    "network; cards per hour; days of stock left at the trailing 7-day "
+                    "rate, the run-out date and the quantity to request.",
+        epilog="examples: station-agent report --date 2026-11-23 --format html --lang id "
+               "--output ba-2026-11-23.html;  station-agent report --format csv")
+    p.add_argument("--date", default="today", metavar="D",
+                   help="the day: YYYY-MM-DD, today or yesterday (default: today, local time)")
+    p.add_argument("--format", choices=("text", "csv", "html"), default="text")
+    p.add_argument("--lang", choices=("en", "id"), default="en",
+                   help="labels for text and html: en (English) or id (Bahasa Indonesia)")
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--cover-days", type=int, default=30, metavar="N",
+                   help="days of stock the suggested request should cover (default 30)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    p.set_defaults(func=cmd_report)
+
+
+def parse_day(text: str) -> object:
+    """``YYYY-MM-DD``, ``today`` or ``yesterday`` -> a date; BadInput otherwise."""
+    from datetime import date, timedelta
+
+    from station_agent.errors import BadInput
+
+    if text == "today":
+        return date.today()
+    if text == "yesterday":
+        return date.today() - timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"--date {text!r}: expected YYYY-MM-DD, today or yesterday") from None
+
+
+def cmd_report(args: argparse.Namespace, state_dir: Path) -> int:
+    """``report``."""
+    from station_agent.cli.output import emit_json
+    from station_agent.errors import BadInput, OperationFailed
+    from station_agent.ledger.store import open_reader, read_meta
+    from station_agent.report.model import build_report
+    from station_agent.report.render import render
+
+    if not 1 <= args.cover_days <= 3650:
+        raise BadInput("--cover-days: expected a whole number of days from 1 to 3650")
+    day = parse_day(args.date)
+    conn = open_reader(state_dir)
+    try:
+        station = read_meta(conn).get("station_id") or "?"
+        report = build_report(conn, day, station_id=station,  # type: ignore[arg-type]
+                              cover_days=args.cover_days)
+    finally:
+        conn.close()
+    if args.json:
+        emit_json(report.as_dict())
+        return 0
+    text = render(report, args.format, args.lang)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OperationFailed(f"cannot write {args.output} ({exc.strerror}): choose a "
+                                  "writable path") from None
+        print(f"report for {day} written to {Path(args.output).resolve()}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    ok = report.stock_identity_ok and report.station_identity_ok
+    return 0 if ok else 1

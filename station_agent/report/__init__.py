@@ -1,0 +1,1 @@
+"""The daily reconciliation report: :mod:`.model` computes it, :mod:`.render` prints it."""

@@ -1,0 +1,282 @@
+"""The reconciliation as text, CSV or one self-contained HTML page, in English or Indonesian.
+
+HTML: inline CSS (A4 print rules) and an inline SVG chart; no JavaScript, no
+fetches, so it opens and prints the same on an office PC without a network.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+
+from station_agent.report.model import DayReport
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Blank card reconciliation",
+        "station": "Station", "date": "Date", "generated": "Generated",
+        "balances": "Balances", "account": "Account", "opening": "Opening",
+        "closing": "Closing",
+        "stock": "Stock (blanks)", "in_printer": "In a printer",
+        "issued": "Issued (cumulative)", "spoiled_held": "Spoiled, held",
+        "spoiled_disposed": "Spoiled, handed back", "lost": "Lost / written off",
+        "movements": "Movements of the day", "received": "Received",
+        "adjusted": "Adjusted (count corrections)", "picked": "Picked by printers",
+        "issued_day": "Issued", "spoiled": "Spoiled", "disposed": "Handed back",
+        "lost_day": "Lost / written off", "lost_from_stock": "of which from stock",
+        "lost_in_printer": "of which in a printer",
+        "identity": "Stock identity",
+        "identity_line": "opening {o} + received {r} + adjusted {a} - picked {p} - written off "
+                         "from stock {w} = closing {c}",
+        "balanced": "balanced", "not_balanced": "NOT BALANCED: check the ledger "
+                                                 "(station-agent ledger verify)",
+        "faults": "Faults and downtime", "no_faults": "No faults this day.",
+        "source": "Source", "code": "Fault", "severity": "Severity", "raised": "Raised",
+        "cleared": "Cleared", "minutes": "Minutes", "still_active": "still active",
+        "downtime": "Downtime (error/critical faults)", "network": "Central server",
+        "outages": "outage(s)", "down_minutes": "minutes unreachable",
+        "per_hour": "Cards issued per hour",
+        "forecast": "Stock forecast", "rate": "Use at the trailing 7-day rate",
+        "per_day": "blanks/day", "days_left": "Days of stock left",
+        "runout": "Stock runs out on", "request": "Request for {d} days of cover",
+        "blanks": "blanks", "none_used": "no blanks used in the last 7 days",
+        "history": "Last {n} days: issued, spoiled and closing stock",
+        "chain": "Ledger chain head (witness)", "entries": "entries",
+        "signatures": "Operator / Head of office",
+    },
+    "id": {
+        "title": "Berita acara rekonsiliasi blangko",
+        "station": "Stasiun", "date": "Tanggal", "generated": "Dibuat",
+        "balances": "Saldo", "account": "Akun", "opening": "Awal", "closing": "Akhir",
+        "stock": "Stok (blangko)", "in_printer": "Di dalam printer",
+        "issued": "Tercetak (kumulatif)", "spoiled_held": "Rusak, disimpan",
+        "spoiled_disposed": "Rusak, dikembalikan", "lost": "Hilang / dihapusbukukan",
+        "movements": "Mutasi hari ini", "received": "Diterima",
+        "adjusted": "Penyesuaian (koreksi hitung)", "picked": "Diambil printer",
+        "issued_day": "Tercetak", "spoiled": "Rusak", "disposed": "Dikembalikan",
+        "lost_day": "Hilang / dihapusbukukan", "lost_from_stock": "di antaranya dari stok",
+        "lost_in_printer": "di antaranya di dalam printer",
+        "identity": "Persamaan stok",
+        "identity_line": "awal {o} + diterima {r} + penyesuaian {a} - diambil {p} - dihapus "
+                         "dari stok {w} = akhir {c}",
+        "balanced": "seimbang", "not_balanced": "TIDAK SEIMBANG: periksa buku besar "
+                                                 "(station-agent ledger verify)",
+        "faults": "Gangguan dan waktu henti", "no_faults": "Tidak ada gangguan hari ini.",
+        "source": "Sumber", "code": "Gangguan", "severity": "Tingkat", "raised": "Mulai",
+        "cleared": "Selesai", "minutes": "Menit", "still_active": "masih aktif",
+        "downtime": "Waktu henti (gangguan error/kritis)", "network": "Server pusat",
+        "outages": "kali terputus", "down_minutes": "menit tidak terjangkau",
+        "per_hour": "Kartu tercetak per jam",
+        "forecast": "Perkiraan stok", "rate": "Pemakaian rata-rata 7 hari terakhir",
+        "per_day": "blangko/hari", "days_left": "Sisa stok (hari)",
+        "runout": "Stok habis pada", "request": "Permintaan untuk {d} hari",
+        "blanks": "blangko", "none_used": "tidak ada pemakaian dalam 7 hari terakhir",
+        "history": "{n} hari terakhir: tercetak, rusak dan stok akhir",
+        "chain": "Kepala rantai buku besar (saksi)", "entries": "entri",
+        "signatures": "Operator / Kepala kantor",
+    },
+}
+
+ACCOUNTS = ("stock", "in_printer", "issued", "spoiled_held", "spoiled_disposed", "lost")
+MOVES = (("received", "received"), ("adjusted", "adjusted"), ("picked", "picked"),
+         ("issued", "issued_day"), ("spoiled", "spoiled"), ("disposed", "disposed"),
+         ("lost", "lost_day"), ("lost_from_stock", "lost_from_stock"),
+         ("lost_in_printer", "lost_in_printer"))
+
+
+def _identity(r: DayReport, t: dict[str, str]) -> str:
+    m = r.moved
+    return t["identity_line"].format(o=r.opening["stock"], r=m["received"],
+                                     a=f"{m['adjusted']:+d}", p=m["picked"],
+                                     w=m["lost_from_stock"], c=r.closing["stock"])
+
+
+def _forecast_lines(r: DayReport, t: dict[str, str]) -> list[tuple[str, str]]:
+    if r.days_left is None:
+        return [(t["rate"], t["none_used"]),
+                (t["request"].format(d=r.cover_days), f"{r.request_quantity:,} {t['blanks']}")]
+    return [(t["rate"], f"{r.rate_per_day:.1f} {t['per_day']}"),
+            (t["days_left"], f"{r.days_left:.1f}"),
+            (t["runout"], r.runout_date.isoformat() if r.runout_date else "-"),
+            (t["request"].format(d=r.cover_days), f"{r.request_quantity:,} {t['blanks']}")]
+
+
+def render_text(r: DayReport, lang: str = "en") -> str:
+    """A plain-text page for a terminal or a printer."""
+    t = LABELS[lang]
+    out = [f"{t['title']} - {t['station']} {r.station_id} - {t['date']} {r.day.isoformat()}",
+           "", f"{t['balances']}:", f"  {t['account']:<26}{t['opening']:>10}{t['closing']:>10}"]
+    for a in ACCOUNTS:
+        out.append(f"  {t[a]:<26}{r.opening[a]:>10,}{r.closing[a]:>10,}")
+    out += ["", f"{t['movements']}:"]
+    for key, label in MOVES:
+        value = r.moved[key]
+        out.append(f"  {t[label]:<34}{value:>+10,}" if key == "adjusted"
+                   else f"  {t[label]:<34}{value:>10,}")
+    ok = r.stock_identity_ok and r.station_identity_ok
+    out += ["", f"{t['identity']}: {_identity(r, t)} -> "
+                f"{t['balanced'] if ok else t['not_balanced']}", "", f"{t['faults']}:"]
+    if not r.faults:
+        out.append(f"  {t['no_faults']}")
+    for f in r.faults:
+        out.append(f"  {f.source:<12} {f.code:<22} {f.severity:<9} {f.raised_at} -> "
+                   f"{f.cleared_at or t['still_active']} ({f.minutes:g} min)")
+    for src, minutes in sorted(r.downtime_minutes.items()):
+        out.append(f"  {t['downtime']}: {src} {minutes:g} min")
+    out.append(f"  {t['network']}: {len(r.network_outages)} {t['outages']}, "
+               f"{r.network_down_minutes:g} {t['down_minutes']}")
+    busy = [(h, n) for h, n in enumerate(r.per_hour) if n]
+    out += ["", f"{t['per_hour']}: " + (", ".join(f"{h:02d}h {n}" for h, n in busy) or "-"),
+            "", f"{t['forecast']}:"]
+    out += [f"  {k}: {v}" for k, v in _forecast_lines(r, t)]
+    out += ["", f"{t['chain']}: {r.chain_head[:24]}... ({r.entries:,} {t['entries']})"]
+    return "\n".join(out)
+
+
+def render_csv(r: DayReport) -> str:
+    """``section,item,value`` rows (one header row); machine-readable, language-neutral."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "item", "value"])
+    w.writerow(["report", "station_id", r.station_id])
+    w.writerow(["report", "date", r.day.isoformat()])
+    for a in ACCOUNTS:
+        w.writerow(["opening", a, r.opening[a]])
+    for a in ACCOUNTS:
+        w.writerow(["closing", a, r.closing[a]])
+    for key, _label in MOVES:
+        w.writerow(["moved", key, r.moved[key]])
+    w.writerow(["identity", "stock_balanced", str(r.stock_identity_ok).lower()])
+    w.writerow(["identity", "station_balanced", str(r.station_identity_ok).lower()])
+    for f in r.faults:
+        w.writerow(["fault", f"{f.source}:{f.code}", f.minutes])
+    for src, minutes in sorted(r.downtime_minutes.items()):
+        w.writerow(["downtime_minutes", src, minutes])
+    w.writerow(["network", "outages", len(r.network_outages)])
+    w.writerow(["network", "down_minutes", r.network_down_minutes])
+    for h, n in enumerate(r.per_hour):
+        w.writerow(["per_hour", f"{h:02d}", n])
+    w.writerow(["forecast", "rate_per_day", round(r.rate_per_day, 1)])
+    w.writerow(["forecast", "days_left", "" if r.days_left is None else round(r.days_left, 1)])
+    w.writerow(["forecast", "runout_date", r.runout_date.isoformat() if r.runout_date else ""])
+    w.writerow(["forecast", "cover_days", r.cover_days])
+    w.writerow(["forecast", "request_quantity", r.request_quantity])
+    w.writerow(["ledger", "chain_head", r.chain_head])
+    w.writerow(["ledger", "entries", r.entries])
+    return buf.getvalue()
+
+
+_CSS = """
+@page { size: A4; margin: 16mm; }
+body { font: 11pt/1.35 "DejaVu Sans", Arial, sans-serif; color: #111; max-width: 180mm;
+       margin: 0 auto; }
+h1 { font-size: 16pt; margin: 0 0 2mm; } h2 { font-size: 12pt; margin: 6mm 0 2mm;
+       border-bottom: 1px solid #999; }
+table { border-collapse: collapse; width: 100%; } td, th { padding: 1mm 2mm; text-align: left; }
+th { background: #eee; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr { page-break-inside: avoid; } .ok { color: #1a6b1a; font-weight: bold; }
+.bad { color: #a00; font-weight: bold; } .meta { color: #555; font-size: 9pt; }
+.sign { margin-top: 14mm; display: flex; justify-content: space-between; }
+.sign div { width: 45%; border-top: 1px solid #333; padding-top: 1mm; font-size: 9pt; }
+svg { width: 100%; height: auto; } @media print { h2 { page-break-after: avoid; } }
+"""
+
+
+def _chart(r: DayReport, t: dict[str, str]) -> str:
+    """An inline SVG: daily issued/spoiled bars and the closing-stock line."""
+    w, h, pad = 640, 200, 30
+    n = len(r.history) or 1
+    top = max([d.issued + d.spoiled for d in r.history] + [1])
+    stock_top = max([d.closing_stock for d in r.history] + [1])
+    bw = (w - 2 * pad) / n
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h + 30}" '
+             f'role="img" aria-label="{html.escape(t["history"].format(n=n))}">',
+             f'<line x1="{pad}" y1="{h}" x2="{w - pad}" y2="{h}" stroke="#999"/>']
+    points = []
+    for i, d in enumerate(r.history):
+        x = pad + i * bw
+        hi = (h - pad) * d.issued / top
+        hs = (h - pad) * d.spoiled / top
+        parts.append(f'<rect x="{x + 2:.1f}" y="{h - hi:.1f}" width="{bw - 4:.1f}" '
+                     f'height="{hi:.1f}" fill="#3a7bd5"><title>{d.day} {t["issued_day"]} '
+                     f'{d.issued}</title></rect>')
+        parts.append(f'<rect x="{x + 2:.1f}" y="{h - hi - hs:.1f}" width="{bw - 4:.1f}" '
+                     f'height="{hs:.1f}" fill="#d9534f"><title>{d.day} {t["spoiled"]} '
+                     f'{d.spoiled}</title></rect>')
+        points.append(f"{x + bw / 2:.1f},{h - (h - pad) * d.closing_stock / stock_top:.1f}")
+        parts.append(f'<text x="{x + bw / 2:.1f}" y="{h + 14}" font-size="9" '
+                     f'text-anchor="middle">{d.day.strftime("%d/%m")}</text>')
+    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#2b8a3e" '
+                 'stroke-width="2"/>')
+    parts.append(f'<text x="{pad}" y="{h + 28}" font-size="9"><tspan fill="#3a7bd5">&#9632; '
+                 f'{html.escape(t["issued_day"])}</tspan>  <tspan fill="#d9534f">&#9632; '
+                 f'{html.escape(t["spoiled"])}</tspan>  <tspan fill="#2b8a3e">&#9472; '
+                 f'{html.escape(t["stock"])} (max {stock_top:,})</tspan></text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_html(r: DayReport, lang: str = "en") -> str:
+    """One self-contained page (see the module docstring)."""
+    t = LABELS[lang]
+    e = html.escape
+    ok = r.stock_identity_ok and r.station_identity_ok
+    rows = "".join(f"<tr><td>{e(t[a])}</td><td class=n>{r.opening[a]:,}</td>"
+                   f"<td class=n>{r.closing[a]:,}</td></tr>" for a in ACCOUNTS)
+    moves = "".join(f"<tr><td>{e(t[label])}</td><td class=n>"
+                    f"{r.moved[key]:+,}</td></tr>" if key == "adjusted" else
+                    f"<tr><td>{e(t[label])}</td><td class=n>{r.moved[key]:,}</td></tr>"
+                    for key, label in MOVES)
+    if r.faults:
+        faults = (f"<table><tr><th>{e(t['source'])}</th><th>{e(t['code'])}</th>"
+                  f"<th>{e(t['severity'])}</th><th>{e(t['raised'])}</th>"
+                  f"<th>{e(t['cleared'])}</th><th class=n>{e(t['minutes'])}</th></tr>"
+                  + "".join(f"<tr><td>{e(f.source)}</td><td>{e(f.code)}</td>"
+                            f"<td>{e(f.severity)}</td><td>{e(f.raised_at)}</td>"
+                            f"<td>{e(f.cleared_at or t['still_active'])}</td>"
+                            f"<td class=n>{f.minutes:g}</td></tr>" for f in r.faults)
+                  + "</table>")
+    else:
+        faults = f"<p>{e(t['no_faults'])}</p>"
+    down = "".join(f"<li>{e(t['downtime'])}: {e(src)} {m:g} min</li>"
+                   for src, m in sorted(r.downtime_minutes.items()))
+    net = (f"<li>{e(t['network'])}: {len(r.network_outages)} {e(t['outages'])}, "
+           f"{r.network_down_minutes:g} {e(t['down_minutes'])}</li>")
+    hours = "".join(f"<td class=n>{n}</td>" for n in r.per_hour)
+    heads = "".join(f"<th class=n>{h:02d}</th>" for h in range(24))
+    fc = "".join(f"<tr><td>{e(k)}</td><td class=n>{e(v)}</td></tr>"
+                 for k, v in _forecast_lines(r, t))
+    verdict = (f'<span class="ok">{e(t["balanced"])}</span>' if ok
+               else f'<span class="bad">{e(t["not_balanced"])}</span>')
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8">
+<title>{e(t['title'])} {e(r.station_id)} {r.day.isoformat()}</title>
+<style>{_CSS}</style></head><body>
+<h1>{e(t['title'])}</h1>
+<p class="meta">{e(t['station'])} <b>{e(r.station_id)}</b> &middot; {e(t['date'])}
+<b>{r.day.isoformat()}</b> &middot; {e(t['generated'])} {e(r.generated_at)}</p>
+<h2>{e(t['balances'])}</h2>
+<table><tr><th>{e(t['account'])}</th><th class=n>{e(t['opening'])}</th>
+<th class=n>{e(t['closing'])}</th></tr>{rows}</table>
+<h2>{e(t['movements'])}</h2><table>{moves}</table>
+<p><b>{e(t['identity'])}:</b> {e(_identity(r, t))} &rarr; {verdict}</p>
+<h2>{e(t['faults'])}</h2>{faults}<ul>{down}{net}</ul>
+<h2>{e(t['per_hour'])}</h2><table><tr>{heads}</tr><tr>{hours}</tr></table>
+<h2>{e(t['forecast'])}</h2><table>{fc}</table>
+<h2>{e(t['history'].format(n=len(r.history)))}</h2>{_chart(r, t)}
+<p class="meta">{e(t['chain'])}: {e(r.chain_head)} ({r.entries:,} {e(t['entries'])})</p>
+<div class="sign"><div>{e(t['signatures'].split(' / ')[0])}</div>
+<div>{e(t['signatures'].split(' / ')[1])}</div></div>
+</body></html>
+"""
+
+
+def render(r: DayReport, fmt: str, lang: str) -> str:
+    """``fmt`` is text, csv or html."""
+    if fmt == "csv":
+        return render_csv(r)
+    if fmt == "html":
+        return render_html(r, lang)
+    return render_text(r, lang)
+
