@@ -1,146 +1,263 @@
-"""``station-agent demo``: a simulated station day, ending with the balances.
+"""``station-agent demo``: a compressed station day on the real agent, no hardware.
 
-Until the printer, reader and server simulators exist, the day is driven by
-seeded in-process "printers" that report to the real ledger exactly as
-drivers will: two deliveries, two printers working concurrently (group
-commit), chip failures and print defects rejected to custody, a card lost
-in a jam, drivers re-sending reports (idempotent replays), an over-draw the
-ledger refuses, a hand-back of spoiled blanks, a stock correction after a
-physical count, and finally ``ledger verify`` and the reconciliation.
-The same seed gives the same day.
+The whole station runs in this process exactly as the daemon runs it
+(:class:`~station_agent.station.Station`: ledger, fault board, pollers,
+network watch, uplink, local API), against simulators that speak the
+devices' protocols:
+
+* two card printers of different families (Evolis-style ESC, Magicard-style
+  framed) on in-process transports, with a jam and a ribbon running out;
+* a contactless encoder on the Evolis whose chips follow the blanks, a few
+  of them dead (an in-process reader);
+* the central-server simulator, taken down once for a few seconds (an
+  outage the network watch names and records);
+* a private mosquitto when one can be started, carrying every event upstream.
+
+A simulated operator attends to every stop (clears the jam, replaces the
+ribbon). At the end the ledger is compared with the printers' own ground
+truth, the reconciliation report is printed and saved as HTML, and the exit
+status is 1 if the ledger does not equal the truth.
 """
 
 from __future__ import annotations
 
 import random
-import shutil
 import sys
 import tempfile
 import threading
 import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from station_agent.cli.output import balances_text
-from station_agent.ledger import Ledger, LedgerRefused, model, open_reader, verify
-
-_OUTCOMES = (
-    # (outcome, reason, weight)
-    ("complete", None, 930),
-    ("reject", "chip_failed", 35),
-    ("reject", "print_defect", 25),
-    ("write_off", "card_lost_in_jam", 5),
-)
+STATION_ID = "demo-kupang-01"
+PANELS_PER_CARD = 2
 
 
-def _say(msg: str) -> None:
-    print(msg, flush=True)
+class _Day:
+    """Shared progress of the simulated day."""
+
+    def __init__(self, cards: int) -> None:
+        self.cards = cards
+        self.done = 0
+        self.lock = threading.Lock()
+        self.events: list[str] = []
+        self.errors: list[str] = []
+
+    def note(self, text: str) -> None:
+        with self.lock:
+            self.events.append(f"{time.strftime('%H:%M:%S')} {text}")
 
 
-def _printer_day(ledger: Ledger, device: str, jobs: list[str], seed: int,
-                 tally: dict[str, int], lock: threading.Lock) -> None:
-    rng = random.Random(f"{seed}:{device}")
-    kinds = [o for o in _OUTCOMES]
-    weights = [w for *_, w in _OUTCOMES]
-    for job in jobs:
-        ledger.record(model.pick(job, device=device))
-        kind, reason, _ = rng.choices(kinds, weights)[0]
-        if kind == "complete":
-            t = model.complete(job, device=device)
-        elif kind == "reject":
-            assert reason is not None
-            t = model.reject(job, reason, device=device)
-        else:
-            assert reason is not None
-            t = model.write_off_job(job, reason, device=device)
-        ledger.record(t)
-        # Drivers re-send a report when an acknowledgement is lost; the ledger
-        # must return the original entry and change nothing.
-        replay = rng.random() < 0.05
-        if replay:
-            assert ledger.record(t).replay
-        with lock:
-            key = reason or kind
-            tally[key] = tally.get(key, 0) + 1
-            tally["replayed"] = tally.get("replayed", 0) + int(replay)
+def _config(state: Path, server_url: str, broker_url: str | None, cards: int, seed: int) -> Any:
+    from station_agent.config import parse_config
+
+    rng = random.Random(seed)
+    half = cards // 2
+    # print_ms paces the day so a person can watch it (about 20 s).
+    evolis = (f"sim://evolis?cards={half + 40}&ribbon=5000&seed={seed}&print_ms=40"
+              f"&jam_at={rng.randint(half // 3, half // 2)}")
+    # The Magicard's ribbon runs out two-thirds into its share of the day.
+    magicard = (f"sim://magicard?cards={half + 40}&ribbon={PANELS_PER_CARD * (2 * half // 3)}"
+                f"&seed={seed + 1}&print_ms=40")
+    data: dict[str, Any] = {
+        "station": {"id": STATION_ID, "state_dir": str(state)},
+        "printer": [{"id": "evolis-1", "url": evolis, "poll_interval": 0.5},
+                    {"id": "magicard-1", "url": magicard, "family": "magicard",
+                     "poll_interval": 0.5}],
+        # The Evolis has a contactless encoder; the Magicard prints cards whose
+        # chips are encoded elsewhere.
+        "reader": [{"id": "encoder-1", "url": "sim://Demo Encoder 1", "printer": "evolis-1",
+                    "chip_retries": 1}],
+        "network": {"probe_url": server_url, "interval": 0.5, "fail_after": 2,
+                    "clear_after": 2, "slow_ms": 800, "timeout": 1.0},
+        "faults": {"raise_after": 1, "clear_after": 1},
+        "stock": {"low_threshold": 100},
+    }
+    if broker_url:
+        data["uplink"] = {"mqtt_url": broker_url, "reconnect_max": 1.0, "status_interval": 5}
+    return parse_config(data, state / "station.toml")
 
 
-def run_demo(*, state_dir: str | None, seed: int, jobs: int, keep: bool) -> int:
-    """Run the demo day; return the exit code (0 when the ledger verifies)."""
+def _model(unit: Any) -> Any:
+    return unit.printer.link.device.simulator.model
+
+
+def _attach_chips(station: Any, seed: int) -> None:
+    """Chips follow each printer's blanks into its encoder; about 3 % are dead."""
+    from simulators.cards.sequence import CardSequence
+
+    for ru in station.readers.values():
+        ru.reader.remove()
+        unit = station.printers[ru.cfg.printer]
+        CardSequence(ru.reader, dead_rate=0.03, seed=seed + len(ru.id)).attach(_model(unit))
+
+
+def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int) -> None:
+    from simulators.operator import PANELS, attend
+    from station_agent.issuing import NOT_STARTED, PENDING
+
+    rng = random.Random(f"{seed}:{unit.id}")
+    model = _model(unit)
+    try:
+        for job in jobs:
+            for _attempt in range(200):
+                with unit.job_lock:
+                    result = unit.issuer.issue(job, PANELS)
+                    if result.fault:
+                        day.note(f"{unit.id}: {result.fault} on {job} -> operator attends")
+                    attend(unit.issuer, model, result, rng)
+                if result.outcome not in (NOT_STARTED, PENDING):
+                    break
+                time.sleep(0.05)
+            with day.lock:
+                day.done += 1
+        with unit.job_lock:
+            for _ in range(100):
+                if unit.issuer.recover() is None:
+                    break
+                time.sleep(0.05)
+    except Exception as exc:   # reported, and the demo fails
+        day.errors.append(f"{unit.id}: {exc}")
+
+
+def _outage(server: Any, day: _Day, at: float, seconds: float) -> None:
+    while day.done < day.cards * at and not day.errors:
+        time.sleep(0.1)
+    day.note(f"central server goes down for {seconds:g} s")
+    server.set_mode("refuse")
+    time.sleep(seconds)
+    server.set_mode("ok")
+    day.note("central server is back")
+
+
+def _panel(station: Any, day: _Day, started: float) -> list[str]:
+    b = station.ledger.balances()
+    st = station.status()
+    net, up = st["network"], st["uplink"]
+    faults = ", ".join(f"{f['source']}:{f['code']}" for f in st["faults"]) or "none"
+    uplink = ("no broker" if up["state"] == "disabled" else
+              f"{up['state']}, backlog {up['backlog']}, sent {up.get('sent', 0)}")
+    return [
+        f"station {STATION_ID} - simulated day, {time.monotonic() - started:5.1f} s",
+        f"  cards      {day.done:4d}/{day.cards}  issued {b.issued:4d}  spoiled "
+        f"{b.spoiled_held:3d}  lost {b.lost}  in printer {b.in_printer}",
+        f"  stock      {b.stock:4d}",
+        f"  faults     {faults}",
+        f"  network    {net['state']}{' (outage)' if net['in_outage'] else ''}",
+        f"  uplink     {uplink}",
+    ]
+
+
+def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True) -> int:
+    """Run the demo day; return the exit code (0 when the ledger equals the truth)."""
+    from simulators.mosquitto import Mosquitto, find_binary
+    from simulators.operator import mismatches
+    from simulators.server import ServerSim
+    from station_agent import logs
+    from station_agent.ledger import model, open_reader, verify
+    from station_agent.report.model import build_report
+    from station_agent.report.render import render_html, render_text
+    from station_agent.station import Station
+
     temp = state_dir is None
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="station-agent-demo-"))
-    _say(f"station-agent demo: a simulated station day (seed {seed}), state in {where}")
+    where.mkdir(parents=True, exist_ok=True)
+    live = sys.stdout.isatty()
+    log_file = (where / "demo.log").open("a", encoding="utf-8")
+    logs.configure("info", json=True, stream=log_file)
+    cards = max(10, min(jobs, 2000))
+    say = print
+    say(f"station-agent demo: a simulated station day (seed {seed}, {cards} cards), "
+        f"state in {where}", flush=True)
     started = time.monotonic()
-    try:
-        with Ledger(where, station_id="demo-kupang-01") as ledger:
-            first = 1 + 10_000 * (seed % 1000)
-            for batch, count, serial in (("KTP-2026-11-A", 300, first),
-                                         ("KTP-2026-11-B", 250, first + 300)):
-                e = ledger.record(model.receive(batch, count, first_serial=f"KTP{serial:07d}"))
-                _say(f"  delivery {batch}: {count} blanks, serials from KTP{serial:07d} "
-                     f"(entry {e.seq})")
-            again = ledger.record(model.receive("KTP-2026-11-A", 300,
-                                                first_serial=f"KTP{first:07d}"))
-            _say(f"  delivery KTP-2026-11-A entered twice: already entry {again.seq}, "
-                 "nothing changed")
-
-            jobs = max(0, min(jobs, 540))
-            names = [f"job-{seed}-{i:05d}" for i in range(jobs)]
-            tally: dict[str, int] = {}
-            lock = threading.Lock()
-            printers = {"evolis-1": names[0::2], "magicard-1": names[1::2]}
-            _say(f"  printing {jobs} cards on {', '.join(printers)} ...")
-            threads = [threading.Thread(target=_printer_day,
-                                        args=(ledger, dev, js, seed, tally, lock))
-                       for dev, js in printers.items()]
-            for t in threads:
-                t.start()
-            while any(t.is_alive() for t in threads):
-                time.sleep(0.25)
-                b = ledger.balances()
-                _say(f"    issued {b.issued:4d}  spoiled {b.spoiled_held:3d}  "
-                     f"lost {b.lost:2d}  stock {b.stock:4d}")
-            for t in threads:
-                t.join()
-            _say(f"  day's outcomes: {dict(sorted(tally.items()))}")
-
-            b = ledger.balances()
-            try:
-                ledger.record(model.write_off_stock(b.stock + 10, "demo: too many",
-                                                    f"demo-overdraw-{seed}"))
-            except LedgerRefused as exc:
-                _say(f"  refused as it must be: {exc}")
-
-            if b.spoiled_held:
-                e = ledger.record(model.dispose(b.spoiled_held, f"BA-{seed}/HANDBACK-01"))
-                _say(f"  {e.count} spoiled blanks handed back under BA-{seed}/HANDBACK-01 "
-                     f"(entry {e.seq})")
-            if ledger.balances().stock >= 2:
-                e = ledger.adjust(-2, "physical count found 2 blanks fewer",
-                                  f"demo-count-{seed}")
-                _say(f"  physical count: stock corrected by -2 (entry {e.seq})")
-            final = ledger.balances()
-
-        conn = open_reader(where)
+    server = ServerSim().start()
+    mq = None
+    if broker and find_binary() is not None:
         try:
-            report = verify(conn)
-        finally:
-            conn.close()
-        _say("")
-        _say(balances_text(final, str(where)))
-        _say("")
-        balanced = final.accounted == final.received + final.adjusted
-        _say(f"reconciliation: received {final.received} + adjusted {final.adjusted:+d} = "
-             f"{final.received + final.adjusted}; accounted for {final.accounted} -> "
-             f"{'exact' if balanced else 'MISMATCH'}")
-        if report.ok:
-            _say(f"ledger verify: OK, {report.entries} entries, chain head "
-                 f"{report.entries}:{(report.chain_head or '')[:16]}")
-        else:
-            _say(f"ledger verify: BROKEN at entry {report.first_break}: {report.problems}")
-        _say(f"done in {time.monotonic() - started:.1f} s")
-        return 0 if report.ok and balanced else 1
+            mq = Mosquitto(where / "broker").start()
+        except RuntimeError as exc:
+            say(f"  (no uplink: {exc})")
+    elif broker:
+        say("  (no uplink: mosquitto is not installed; apt-get install mosquitto)")
+    station = None
+    day = _Day(cards)
+    try:
+        cfg = _config(where, f"{server.url}/health", mq.url if mq else None, cards, seed)
+        station = Station(cfg, where)
+        _attach_chips(station, seed)
+        station.start()
+        received = 0
+        for batch, count in (("KTP-2026-11-A", cards // 2 + 60), ("KTP-2026-11-B", cards // 2)):
+            station.ledger.record(model.receive(batch, count))
+            received += count
+            day.note(f"delivery {batch}: {count} blanks")
+        names = [f"job-{seed}-{i:05d}" for i in range(cards)]
+        units = list(station.printers.values())
+        threads = [threading.Thread(target=_printer_day,
+                                    args=(station, u, names[k::2], day, seed), daemon=True)
+                   for k, u in enumerate(units)]
+        threads.append(threading.Thread(target=_outage, args=(server, day, 0.4, 3.0),
+                                        daemon=True))
+        for t in threads:
+            t.start()
+        shown, last_plain = 0, 0.0
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.25)
+            if live:
+                lines = _panel(station, day, started) + ["  events:"] + \
+                    [f"    {e}" for e in day.events[-6:]]
+                sys.stdout.write("\x1b[2J\x1b[H" + "\n".join(lines) + "\n")
+                sys.stdout.flush()
+            else:
+                for e in day.events[shown:]:
+                    say(f"  {e}", flush=True)
+                shown = len(day.events)
+                if time.monotonic() - last_plain >= 2.0:
+                    last_plain = time.monotonic()
+                    say("  " + " | ".join(s.strip() for s in _panel(station, day, started)[1:]),
+                        flush=True)
+        # Let the watch see the server back and the uplink drain.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            st = station.status()
+            if not st["network"]["in_outage"] and st["uplink"].get("backlog", 0) in (0, None):
+                break
+            time.sleep(0.2)
+        for e in day.events[shown:]:
+            say(f"  {e}")
+        final = station.ledger.balances()
+        models = [_model(u) for u in units]
+        wrong = mismatches(final, models, received) + day.errors
     finally:
-        if temp and not keep:
-            shutil.rmtree(where, ignore_errors=True)
-        elif temp:
-            print(f"state kept in {where}", file=sys.stderr)
+        if station is not None:
+            station.stop()
+        server.stop()
+        if mq is not None:
+            mq.stop()
+
+    conn = open_reader(where)
+    try:
+        check = verify(conn)
+        report = build_report(conn, date.today(), station_id=STATION_ID)
+    finally:
+        conn.close()
+    html_path = where / f"report-{report.day.isoformat()}.html"
+    html_path.write_text(render_html(report), encoding="utf-8")
+    say("")
+    say(render_text(report))
+    say("")
+    say(f"ledger verify: {'OK' if check.ok else 'BROKEN at entry ' + str(check.first_break)}, "
+        f"{check.entries} entries")
+    if wrong:
+        say("ledger does NOT equal the simulators' ground truth: " + "; ".join(wrong))
+    else:
+        say(f"ledger equals the simulators' ground truth: {final.issued} issued, "
+            f"{final.spoiled_held} spoiled and held, {final.lost} lost, {final.stock} in stock")
+    say(f"HTML report: {html_path}")
+    say(f"done in {time.monotonic() - started:.1f} s")
+    if temp:
+        say(f"state kept in {where}: try `station-agent --state-dir {where} blanks` or "
+            "`... report --lang id`")
+    log_file.close()
+    return 0 if check.ok and not wrong else 1

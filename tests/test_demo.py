@@ -1,18 +1,135 @@
-"""``station-agent demo`` runs a whole simulated day and ends with exact balances."""
+"""``station-agent demo``: the whole station on simulators, reconciled against their
+ground truth; the live display on a terminal; the report it leaves behind."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from conftest import run_cli
+import pytest
+
+from tests.conftest import REPO, cli_env, run_cli
 
 
-def test_demo_runs_and_reconciles(tmp_path: Path) -> None:
-    state = tmp_path / "demo-state"
-    r = run_cli("--state-dir", str(state), "demo", "--seed", "7", "--jobs", "120", timeout=120)
+@pytest.fixture(scope="module")
+def demo_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One demo day (non-tty: plain progress lines), its state kept."""
+    state = tmp_path_factory.mktemp("demo") / "state"
+    r = run_cli("--state-dir", str(state), "demo", "--seed", "7", "--jobs", "120", timeout=180)
+    assert r.code == 0, r.out[-3000:] + r.err[-2000:]
+    return state, r.out
+
+
+def test_demo_reconciles_with_the_simulators(demo_day: tuple[Path, str]) -> None:
+    state, out = demo_day
+    assert "ledger equals the simulators' ground truth" in out
+    assert "ledger verify: OK" in out
+    # The injected events happened and were reported.
+    assert "card_jam" in out and "ribbon_out" in out and "central server goes down" in out
+    assert "-> balanced" in out
+    html = Path(out.split("HTML report: ")[1].split()[0])
+    assert html.is_file() and html.read_text().startswith("<!DOCTYPE html>")
+    # Plain progress lines (stdout is not a terminal): no screen control codes.
+    assert "\x1b[" not in out and "issued" in out
+    v = run_cli("--state-dir", str(state), "ledger", "verify", "--json")
+    assert v.code == 0 and json.loads(v.out)["ok"] is True
+
+
+def test_blanks_and_faults_json_after_the_day(demo_day: tuple[Path, str]) -> None:
+    state, _out = demo_day
+    b = json.loads(run_cli("--state-dir", str(state), "blanks", "--json").out)
+    for key in ("stock", "in_printer", "issued", "spoiled_held", "spoiled_disposed", "lost",
+                "received", "adjusted"):
+        assert isinstance(b[key], int), key
+    assert b["received"] == b["stock"] + b["in_printer"] + b["issued"] + b["spoiled_held"] \
+        + b["spoiled_disposed"] + b["lost"] - b["adjusted"]
+    assert b["issued"] > 100
+    f = json.loads(run_cli("--state-dir", str(state), "faults", "--json", "--history").out)
+    codes = {x["code"] for x in f}             # --history --json: the list of faults
+    assert {"card_jam", "ribbon_out", "server_unreachable"} <= codes
+    assert all(x["cleared_at"] for x in f if x["code"] in ("card_jam", "ribbon_out"))
+    st = json.loads(run_cli("--state-dir", str(state), "status", "--json").out)
+    assert st["balances"]["issued"] == b["issued"] and st["daemon"]["running"] is False
+
+
+def test_report_csv_and_json_follow_the_contract(demo_day: tuple[Path, str]) -> None:
+    state, _out = demo_day
+    r = run_cli("--state-dir", str(state), "report", "--format", "csv")
     assert r.code == 0, r.err
-    assert "refused as it must be" in r.out
-    assert "-> exact" in r.out and "ledger verify: OK" in r.out
-    # The day left a real ledger behind that the CLI can read and verify.
-    v = run_cli("--state-dir", str(state), "ledger", "verify")
-    assert v.code == 0 and "ledger OK" in v.out
+    rows = list(csv.reader(io.StringIO(r.out)))
+    assert rows[0] == ["section", "item", "value"]
+    got = {(s, i): v for s, i, v in rows[1:]}
+    b = json.loads(run_cli("--state-dir", str(state), "blanks", "--json").out)
+    for account in ("stock", "in_printer", "issued", "spoiled_held", "spoiled_disposed", "lost"):
+        assert int(got[("closing", account)]) == b[account]
+        assert int(got[("opening", account)]) == 0        # the demo's ledger began today
+    assert int(got[("moved", "received")]) == b["received"]
+    assert int(got[("moved", "picked")]) == b["picked"]
+    assert got[("identity", "stock_balanced")] == "true"
+    assert sum(int(got[("per_hour", f"{h:02d}")]) for h in range(24)) == b["issued"]
+    assert float(got[("network", "down_minutes")]) > 0
+    doc = json.loads(run_cli("--state-dir", str(state), "report", "--json").out)
+    assert doc["closing"]["issued"] == b["issued"] and doc["stock_identity_ok"] is True
+    assert doc["forecast"]["request_quantity"] >= 0 and len(doc["history"]) == 14
+    assert any(f["code"] == "server_unreachable" for f in doc["faults"])
+
+
+def test_report_html_is_self_contained_and_speaks_indonesian(demo_day: tuple[Path, str],
+                                                            tmp_path: Path) -> None:
+    state, _out = demo_day
+    out = tmp_path / "ba.html"
+    r = run_cli("--state-dir", str(state), "report", "--format", "html", "--lang", "id",
+                "--output", str(out))
+    assert r.code == 0, r.err
+    page = out.read_text()
+    assert "Berita acara rekonsiliasi blangko" in page and "seimbang" in page
+    assert "<svg" in page and "<style>" in page
+    assert "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    text = run_cli("--state-dir", str(state), "report", "--lang", "id").out
+    assert "Stok (blangko)" in text and "Persamaan stok" in text
+    bad = run_cli("--state-dir", str(state), "report", "--date", "24-11-2026")
+    assert bad.code == 2 and "expected YYYY-MM-DD" in bad.err
+
+
+def test_live_display_on_a_terminal(tmp_path: Path) -> None:
+    """The demo on a real pseudo-terminal draws its live panel."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station_agent", "--state-dir", str(tmp_path / "s"), "demo",
+         "--jobs", "40", "--no-broker"], stdin=slave, stdout=slave, stderr=slave,
+        env=cli_env(TERM="xterm"), cwd=REPO, close_fds=True)
+    os.close(slave)
+    screen = b""
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(30) == 0, screen[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = screen.decode(errors="replace")
+    assert "\x1b[2J" in text                       # redrawn in place
+    for part in ("cards", "issued", "stock", "faults", "network", "uplink", "no broker"):
+        assert part in text, part
+    assert "ledger equals the simulators' ground truth" in text

@@ -56,13 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
 
-    demo = sub.add_parser("demo", help="a simulated station day, ending with the balances",
-                          description="Run a simulated station day on embedded defaults. "
-                                      "Uses a fresh temporary state directory unless "
-                                      "--state-dir is given.")
+    demo = sub.add_parser(
+        "demo", help="a simulated station day on the real agent, ending with the report",
+        description="Run a compressed station day with no hardware: two simulated printers "
+                    "(Evolis and Magicard protocols) with a jam and a ribbon out, encoders "
+                    "with a few dead chips, the central-server simulator with one outage, "
+                    "and the uplink to a local mosquitto when one can be started. Ends "
+                    "with the reconciliation report and the path of its HTML version; "
+                    "exit 1 if the ledger does not equal the simulators' ground truth. "
+                    "State goes to a new temporary directory unless --state-dir is given.",
+        epilog="example: station-agent --state-dir /tmp/day demo && "
+               "station-agent --state-dir /tmp/day report --lang id")
     demo.add_argument("--seed", type=int, default=2026, help="random seed (same seed, same day)")
-    demo.add_argument("--jobs", type=int, default=400, help="print jobs in the day")
-    demo.add_argument("--keep", action="store_true", help="keep the temporary state directory")
+    demo.add_argument("--jobs", type=int, default=300, help="cards to issue in the day "
+                                                           "(10 to 2000; default 300)")
+    demo.add_argument("--no-broker", action="store_true",
+                      help="do not start a local mosquitto for the uplink")
     demo.set_defaults(func=_cmd_demo, needs_state=False)
 
     agent_cmds.add_parsers(sub)
@@ -78,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_demo(args: argparse.Namespace, _state: object) -> int:
     from station_agent.demo import run_demo
 
-    return run_demo(state_dir=args.state_dir, seed=args.seed, jobs=args.jobs, keep=args.keep)
+    return run_demo(state_dir=args.state_dir, seed=args.seed, jobs=args.jobs,
+                    broker=not args.no_broker)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from simulators.operator import PANELS, assert_ledger_matches, run_jobs
 from station_agent.issuing import COMPLETE, NOT_STARTED, REJECT, STUCK, CardIssuer
 from station_agent.ledger import Ledger, model, verify
 from station_agent.ledger.store import open_reader
-from tests.printers.operator import PANELS, assert_ledger_matches, run_jobs
 
 FAMILIES = ("evolis", "magicard")
 

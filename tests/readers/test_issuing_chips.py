@@ -14,13 +14,13 @@ from drivers.transports.sim import SimTransport
 from simulators.cards import VpcdSlot
 from simulators.cards.pcscd import READER_NAMES
 from simulators.cards.sequence import CardSequence
+from simulators.operator import PANELS
 from simulators.printers import build_simulator
 from simulators.printers.serve import PtyServer
 from station_agent.chipcheck import ChipChecker
 from station_agent.faults import FaultBoard
 from station_agent.issuing import COMPLETE, REJECT, CardIssuer
 from station_agent.ledger import Ledger, model
-from tests.printers.operator import PANELS
 
 
 def _run(printer: Printer, sim: Any, reader: Any, cards: CardSequence, ledger: Ledger,
