@@ -1,14 +1,15 @@
 """Run every benchmark; each prints one JSON object per line.
 
 Options (``--dir``, ``--entries``, ``--commits``) go to the ledger benchmarks;
-``python -m bench.printer``, ``bench.reader``, ``bench.agent`` and ``bench.uplink``
+``python -m bench.printer``, ``bench.reader``, ``bench.agent``, ``bench.uplink`` and ``bench.cli``
 run the others alone.
 """
 
-from bench import agent, ledger, printer, reader, uplink
+from bench import agent, cli, ledger, printer, reader, uplink
 
 ledger.main()
 printer.main([])
 reader.main()
 agent.main([])
 uplink.main([])
+cli.main([])
