@@ -44,6 +44,8 @@ READER_CODES = ("pcsc_service_down", "reader_missing")
 RECONCILE_S = 30.0
 #: Seconds between stock checks.
 STOCK_CHECK_S = 10.0
+#: Seconds ``diag`` waits for a running job to finish before it takes the last poll's view.
+DIAG_WAIT_S = 3.0
 #: Sources that are not devices.
 UPLINK = "uplink"
 _STATION_SOURCES = (NETWORK, UPLINK, "station", "storage", "ledger")
@@ -422,6 +424,8 @@ class Station:
             if a.get("history"):
                 doc["history"] = [f.as_dict() for f in self.ledger.read(faultlog.fault_history)]
             return doc
+        if op == "diag_printer":
+            return self._diag_printer(a["printer"])
         if op == "issue":
             return self._issue(a["job_id"], a.get("printer"), a.get("panels", 1))
         if op == "resolve":
@@ -433,6 +437,23 @@ class Station:
                                                 f"{a['source'][:40]!r}")
             return cleared.as_dict()
         return self._record(self._transfer(op, a))
+
+    def _diag_printer(self, pid: str) -> dict[str, Any]:
+        """The printer's facts for ``diag``, asked between jobs (a job running
+        longer than :data:`DIAG_WAIT_S` gets the last poll's view instead)."""
+        from station_agent.diag.devices import printer_facts
+
+        unit = self.printers.get(pid)
+        if unit is None:
+            raise p.ApiError(p.BAD_REQUEST, f"no printer {pid[:40]!r} in this daemon "
+                                            f"(it has: {', '.join(self.printers) or 'none'})")
+        t0 = time.monotonic()
+        if not unit.job_lock.acquire(timeout=DIAG_WAIT_S):
+            return {"busy_job": round(time.monotonic() - t0, 1), "online": unit.online}
+        try:
+            return printer_facts(unit.printer, self.ledger.device_counter(pid))
+        finally:
+            unit.job_lock.release()
 
     def _transfer(self, op: str, a: dict[str, Any]) -> model.Transfer:
         if op == "receive":

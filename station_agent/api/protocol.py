@@ -40,6 +40,8 @@ OPS: Final[dict[str, dict[str, tuple[type, bool]]]] = {
     "blanks": {},
     "faults": {"history": (_BOOL, False)},
     "subscribe": {},
+    # ``station-agent diag``: one printer's facts, read by the daemon that owns its port.
+    "diag_printer": {"printer": (_STR, True)},
     # Ledger transfers (DESIGN §3); the CLI's blanks commands and the issuing
     # application when vendor software drives the printer and the agent observes.
     "receive": {"batch_id": (_STR, True), "count": (_INT, True),

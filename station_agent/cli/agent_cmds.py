@@ -85,40 +85,27 @@ def _from_daemon(state_dir: Path, op: str, **params: Any) -> Any:
 
 
 def _offline_status(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
-    from station_agent import faultlog
-    from station_agent.ledger import outbox
-    from station_agent.ledger.balances import read_balances
-    from station_agent.ledger.store import open_reader
-    from station_agent.stock import forecast
+    from station_agent.snapshot import read_snapshot
 
     cfg = _config(args, required=False)
-    conn = open_reader(state_dir)
-    try:
-        b = read_balances(conn)
-        fc = forecast(conn, b.stock)
-        active = faultlog.active_faults(conn)
-        backlog = outbox.backlog(conn)
-        meta_station = conn.execute("SELECT value FROM meta WHERE key = 'station_id'").fetchone()
-    finally:
-        conn.close()
+    snap = read_snapshot(state_dir)
     devices = [] if cfg is None else [
         *({"id": p.id, "kind": "printer", "url": p.url, "family": p.family, "online": None}
           for p in cfg.printers),
         *({"id": r.id, "kind": "reader", "url": r.url, "printer": r.printer, "online": None}
           for r in cfg.readers)]
     return {
-        "station_id": cfg.station_id if cfg else (meta_station[0] if meta_station else None),
+        "station_id": cfg.station_id if cfg else snap.station_id,
         "daemon": {"running": False},
-        "balances": b.as_dict(),
-        "stock": {**fc.as_dict(),
-                  "low_threshold": cfg.stock.low_threshold if cfg else None},
+        "balances": snap.balances,
+        "stock": {**snap.stock, "low_threshold": cfg.stock.low_threshold if cfg else None},
         "devices": devices,
-        "faults": [f.as_dict() for f in active],
+        "faults": snap.faults,
         "network": {"probe_url": cfg.network.probe_url if cfg else None, "state": "unknown",
                     "in_outage": None, "last_probe": None},
         "uplink": {"mqtt_url": cfg.uplink.mqtt_url if cfg else None,
                    "state": "stopped" if cfg and cfg.uplink.mqtt_url else "disabled",
-                   "connected": False, **backlog.as_dict()},
+                   "connected": False, **snap.backlog},
     }
 
 

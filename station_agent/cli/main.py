@@ -16,6 +16,7 @@ from typing import NoReturn
 from station_agent import __version__
 from station_agent.cli import (
     agent_cmds,
+    diag_cmds,
     fleet_cmds,
     ledger_cmds,
     printer_cmds,
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim_cmds.add_parsers(sub)
     fleet_cmds.add_parsers(sub)
     report_cmds.add_parsers(sub)
+    diag_cmds.add_parsers(sub)
     return parser
 
 

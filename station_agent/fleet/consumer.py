@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from station_agent.errors import OperationFailed
 from station_agent.fleet.view import FleetView
-from station_agent.uplink.broker import Broker, explain, explain_refusal, make_client
+from station_agent.uplink.broker import Broker, connect_blocking, make_client
 
 #: Called with each new (deduplicated) event document.
 Sink = Callable[[dict[str, Any]], None]
@@ -38,24 +37,10 @@ class FleetConsumer:
                                   connect_timeout=connect_timeout)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self._connack: threading.Event = threading.Event()
-        self._refusal: str | None = None
 
     def start(self, timeout: float = 10.0) -> FleetConsumer:
         """Connect (a clear :class:`OperationFailed` when that fails) and start receiving."""
-        try:
-            self.client.connect(self.broker.host, self.broker.port, keepalive=30)
-        except Exception as exc:
-            raise OperationFailed(explain(self.broker, exc)) from None
-        self.client.loop_start()
-        if not self._connack.wait(timeout):
-            self.stop()
-            raise OperationFailed(f"no MQTT answer (CONNACK) from broker {self.broker.where} "
-                                  f"within {timeout:g} s: check that the port is an MQTT "
-                                  "broker's")
-        if self._refusal is not None:
-            self.stop()
-            raise OperationFailed(explain_refusal(self.broker, self._refusal))
+        connect_blocking(self.client, self.broker, timeout)
         return self
 
     def stop(self) -> None:
@@ -68,11 +53,7 @@ class FleetConsumer:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
-        if reason.is_failure:
-            self._refusal = str(reason)
-        else:
-            client.subscribe([(topic, 1) for topic in self.view.subscriptions()])
-        self._connack.set()
+        client.subscribe([(topic, 1) for topic in self.view.subscriptions()])
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         with self.lock:

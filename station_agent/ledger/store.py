@@ -448,6 +448,17 @@ def end_read(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
+def noted_counter(conn: sqlite3.Connection, device: str) -> int | None:
+    """The printer counter (``counter=N``) noted by ``device``'s latest pick or
+    unreported-pick write-off, or None when the ledger noted none."""
+    row = conn.execute("SELECT reference FROM entries WHERE device = ? AND reference LIKE "
+                       "'counter=%' ORDER BY seq DESC LIMIT 1", (device,)).fetchone()
+    if row is None:
+        return None
+    value = str(row[0]).removeprefix("counter=")
+    return int(value) if value.isdigit() else None
+
+
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
     """The ledger's metadata (``ledger_id``, ``created_at``, ``station_id`` ...)."""
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())

@@ -47,6 +47,7 @@ from station_agent.ledger.store import (
     State,
     WriteLock,
     ledger_path,
+    noted_counter,
     now_utc,
     open_writer,
     read_meta,
@@ -243,17 +244,7 @@ class Ledger:
     def device_counter(self, device: str) -> int | None:
         """The printer counter noted (``counter=N``) by ``device``'s latest pick or
         unreported-pick write-off, or None: where counter reconciliation resumes."""
-        with self._conn_lock:
-            try:
-                row = self._conn.execute(
-                    "SELECT reference FROM entries WHERE device = ? AND reference LIKE "
-                    "'counter=%' ORDER BY seq DESC LIMIT 1", (device,)).fetchone()
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path, "reading") from exc
-        if row is None:
-            return None
-        value = str(row[0]).removeprefix("counter=")
-        return int(value) if value.isdigit() else None
+        return self.read(lambda conn: noted_counter(conn, device))
 
     def _submit(self, reqs: list[_Request]) -> None:
         """Queue ``reqs`` and return once a commit has settled every one of them."""

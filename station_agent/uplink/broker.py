@@ -22,7 +22,7 @@ import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from station_agent.errors import BadInput
@@ -180,3 +180,55 @@ def explain_refusal(broker: Broker, reason: str) -> str:
         return (f"broker {broker.where} refused the login ({reason}): check [uplink] "
                 "username and the password in password_file")
     return f"broker {broker.where} refused the session ({reason})"
+
+
+def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float) -> float:
+    """Connect ``client`` and start paho's network thread; return the milliseconds
+    until the broker accepted the session. A failure (no connection, no CONNACK
+    within ``timeout``, a refusal) stops the thread and raises
+    :class:`OperationFailed` with one line from :func:`explain`.
+
+    The client's own ``on_connect`` (if any) is called for an accepted session,
+    now and on paho's later reconnects."""
+    import threading
+    import time
+
+    from station_agent.errors import OperationFailed
+
+    accepted = threading.Event()
+    refusal: list[str] = []
+    user_cb: Any = client.on_connect
+
+    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                   properties: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            refusal.append(str(reason))
+        elif user_cb is not None:
+            user_cb(c, userdata, flags, reason, properties)
+        accepted.set()
+
+    client.on_connect = on_connect
+    t0 = time.monotonic()
+    try:
+        client.connect(broker.host, broker.port, keepalive=30)
+    except Exception as exc:
+        raise OperationFailed(explain(broker, exc)) from None
+    client.loop_start()
+    if accepted.wait(timeout) and not refusal:
+        return (time.monotonic() - t0) * 1000
+    client.disconnect()
+    client.loop_stop()
+    if refusal:
+        raise OperationFailed(explain_refusal(broker, refusal[0]))
+    raise OperationFailed(f"no MQTT answer (CONNACK) from broker {broker.where} within "
+                          f"{timeout:g} s: check that the port is an MQTT broker's")
+
+
+def probe_broker(broker: Broker, client_id: str, timeout: float) -> float:
+    """Connect once (clean session) and disconnect; the milliseconds to CONNACK.
+    :class:`OperationFailed` with one line saying why when it cannot."""
+    client = make_client(broker, client_id, connect_timeout=timeout)
+    ms = connect_blocking(client, broker, timeout)
+    client.disconnect()
+    client.loop_stop()
+    return ms
