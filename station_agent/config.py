@@ -300,6 +300,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         if r.printer is not None and r.printer not in {p.id for p in printers}:
             raise BadInput(f"{file}: [[reader]] #{n} printer: expected the id of a [[printer]], "
                            f'got "{r.printer}"')
+        if r.printer is not None:
+            _check_can_park(file, n, next(p for p in printers if p.id == r.printer))
 
     net = _Table(file, "[network]", data.get("network", {}))
     net.only(("probe_url", "interval", "fail_after", "clear_after", "slow_ms", "timeout"))
@@ -377,6 +379,20 @@ def _uplink(file: str, path: Path, raw: object) -> UplinkConfig:
     except BadInput as exc:
         raise BadInput(f"{file}: {exc}") from None
     return cfg
+
+
+def _check_can_park(file: str, n: int, printer: PrinterConfig) -> None:
+    """A reader attached to a printer checks the chip of each card the printer parks
+    at its encoder: refuse a family that cannot park one (every card would fail)."""
+    from drivers.printers import family_from_url, printer_class
+
+    family = printer.family or family_from_url(printer.url)
+    if family is None or printer_class(family).can_park:
+        return
+    raise BadInput(f"{file}: [[reader]] #{n} printer: {printer.id!r} is a {family} printer, "
+                   "which cannot park a card at an encoder, so no chip could be checked: "
+                   "attach the reader to a printer that can (evolis family), or remove "
+                   f'printer = "{printer.id}" to use the reader on its own')
 
 
 def read_toml(path: Path) -> dict[str, Any]:

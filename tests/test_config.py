@@ -98,6 +98,9 @@ def test_minimal_config_has_defaults(tmp_path: Path) -> None:
      "station.toml: [uplink] mqtt_url: expected a URL such as mqtt://127.0.0.1:1883"),
     (('printer = "evolis-1"', 'printer = "evolis-9"'),
      'station.toml: [[reader]] #1 printer: expected the id of a [[printer]], got "evolis-9"'),
+    (('printer = "evolis-1"', 'printer = "magicard-1"'),
+     "station.toml: [[reader]] #1 printer: 'magicard-1' is a magicard printer, which cannot "
+     "park a card at an encoder"),
     (('id = "encoder-1"', 'id = "evolis-1"'),
      "station.toml: device id 'evolis-1' is used twice"),
     (('id = "kupang-01"', 'id = "kupang 01"'),
