@@ -8,7 +8,9 @@ devices' protocols:
 * two card printers of different families (Evolis-style ESC, Magicard-style
   framed) on in-process transports, with a jam and a ribbon running out;
 * a contactless encoder on the Evolis whose chips follow the blanks, a few
-  of them dead (an in-process reader);
+  of them dead: a virtual reader of a private pcscd (the vpcd driver, read
+  through PC/SC like a real one) when pcscd and vpcd are installed and no
+  other pcscd runs, else an in-process reader;
 * the central-server simulator, taken down once for a few seconds (an
   outage the network watch names and records);
 * a private mosquitto when one can be started, carrying every event upstream.
@@ -49,7 +51,44 @@ class _Day:
             self.events.append(f"{time.strftime('%H:%M:%S')} {text}")
 
 
-def _config(state: Path, server_url: str, broker_url: str | None, cards: int, seed: int) -> Any:
+class _Encoder:
+    """Where the encoder's chips come from: pcscd + a vpcd slot, or in-process."""
+
+    def __init__(self) -> None:
+        self.pcscd: Any = None
+        self.slot: Any = None
+        self.url = "sim://Demo Encoder 1"
+        self.how = "in-process reader"
+
+    def start(self) -> _Encoder:
+        from simulators.cards import VpcdSlot
+        from simulators.cards.pcscd import READER_NAMES, Pcscd, unavailable
+
+        why = unavailable()
+        if why is None:
+            try:
+                self.pcscd = Pcscd().start()
+                self.slot = VpcdSlot(port=self.pcscd.port).start()
+                self.url = f"pcsc://{READER_NAMES[0]}"
+                self.how = "PC/SC: a private pcscd with the vpcd virtual reader"
+                return self
+            except (RuntimeError, OSError) as exc:
+                why = str(exc)
+                self.stop()
+        self.how = f"in-process reader (no pcscd: {why})"
+        return self
+
+    def stop(self) -> None:
+        if self.slot is not None:
+            self.slot.stop()
+            self.slot = None
+        if self.pcscd is not None:
+            self.pcscd.close()
+            self.pcscd = None
+
+
+def _config(state: Path, server_url: str, broker_url: str | None, cards: int, seed: int,
+            reader_url: str) -> Any:
     from station_agent.config import parse_config
 
     rng = random.Random(seed)
@@ -67,7 +106,7 @@ def _config(state: Path, server_url: str, broker_url: str | None, cards: int, se
                      "poll_interval": 0.5}],
         # The Evolis has a contactless encoder; the Magicard prints cards whose
         # chips are encoded elsewhere.
-        "reader": [{"id": "encoder-1", "url": "sim://Demo Encoder 1", "printer": "evolis-1",
+        "reader": [{"id": "encoder-1", "url": reader_url, "printer": "evolis-1",
                     "chip_retries": 1}],
         "network": {"probe_url": server_url, "interval": 0.5, "fail_after": 2,
                     "clear_after": 2, "slow_ms": 800, "timeout": 1.0},
@@ -83,14 +122,18 @@ def _model(unit: Any) -> Any:
     return unit.printer.link.device.simulator.model
 
 
-def _attach_chips(station: Any, seed: int) -> None:
-    """Chips follow each printer's blanks into its encoder; about 3 % are dead."""
+def _attach_chips(station: Any, seed: int, slot: Any) -> None:
+    """Chips follow each printer's blanks into its encoder (the vpcd ``slot``, or
+    the in-process reader when None); about 3 % are dead."""
     from simulators.cards.sequence import CardSequence
 
     for ru in station.readers.values():
-        ru.reader.remove()
+        target = slot
+        if target is None:
+            ru.reader.remove()
+            target = ru.reader
         unit = station.printers[ru.cfg.printer]
-        CardSequence(ru.reader, dead_rate=0.03, seed=seed + len(ru.id)).attach(_model(unit))
+        CardSequence(target, dead_rate=0.03, seed=seed + len(ru.id)).attach(_model(unit))
 
 
 def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int) -> None:
@@ -180,12 +223,15 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
             say(f"  (no uplink: {exc})")
     elif broker:
         say("  (no uplink: mosquitto is not installed; apt-get install mosquitto)")
+    encoder = _Encoder().start()
+    say(f"  chips: {encoder.how}", flush=True)
     station = None
     day = _Day(cards)
     try:
-        cfg = _config(where, f"{server.url}/health", mq.url if mq else None, cards, seed)
+        cfg = _config(where, f"{server.url}/health", mq.url if mq else None, cards, seed,
+                      encoder.url)
         station = Station(cfg, where)
-        _attach_chips(station, seed)
+        _attach_chips(station, seed, encoder.slot)
         station.start()
         received = 0
         for batch, count in (("KTP-2026-11-A", cards // 2 + 60), ("KTP-2026-11-B", cards // 2)):
@@ -232,6 +278,7 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
     finally:
         if station is not None:
             station.stop()
+        encoder.stop()
         server.stop()
         if mq is not None:
             mq.stop()

@@ -16,20 +16,39 @@ from pathlib import Path
 
 import pytest
 
+from simulators.cards.pcscd import unavailable
 from tests.conftest import REPO, cli_env, run_cli
 
 
+def _free_pcscd(request: pytest.FixtureRequest) -> bool:
+    """Stop the test session's pcscd (only one can run per machine) so the demo can
+    start its own; False when pcscd/vpcd are not installed here (outside CI)."""
+    try:
+        session_pcscd = request.getfixturevalue("pcscd")
+    except pytest.skip.Exception:
+        return False
+    session_pcscd.stop()   # tests that need it again restart it (running_pcscd)
+    return unavailable() is None
+
+
 @pytest.fixture(scope="module")
-def demo_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One demo day (non-tty: plain progress lines), its state kept."""
+def demo_day(tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> tuple[Path, str, bool]:
+    """One demo day (non-tty: plain progress lines), its state kept; with PC/SC
+    when pcscd and vpcd are installed (always under CI)."""
+    with_pcsc = _free_pcscd(request)
     state = tmp_path_factory.mktemp("demo") / "state"
     r = run_cli("--state-dir", str(state), "demo", "--seed", "7", "--jobs", "120", timeout=180)
     assert r.code == 0, r.out[-3000:] + r.err[-2000:]
-    return state, r.out
+    return state, r.out, with_pcsc
 
 
-def test_demo_reconciles_with_the_simulators(demo_day: tuple[Path, str]) -> None:
-    state, out = demo_day
+def test_demo_reconciles_with_the_simulators(demo_day: tuple[Path, str, bool]) -> None:
+    state, out, with_pcsc = demo_day
+    if with_pcsc:   # the chips were read through pcscd + vpcd, like a real reader's
+        assert "chips: PC/SC: a private pcscd with the vpcd virtual reader" in out
+    else:
+        assert "chips: in-process reader (no pcscd: " in out
     assert "ledger equals the simulators' ground truth" in out
     assert "ledger verify: OK" in out
     # The injected events happened and were reported.
@@ -43,8 +62,8 @@ def test_demo_reconciles_with_the_simulators(demo_day: tuple[Path, str]) -> None
     assert v.code == 0 and json.loads(v.out)["ok"] is True
 
 
-def test_blanks_and_faults_json_after_the_day(demo_day: tuple[Path, str]) -> None:
-    state, _out = demo_day
+def test_blanks_and_faults_json_after_the_day(demo_day: tuple[Path, str, bool]) -> None:
+    state, _out, _pcsc = demo_day
     b = json.loads(run_cli("--state-dir", str(state), "blanks", "--json").out)
     for key in ("stock", "in_printer", "issued", "spoiled_held", "spoiled_disposed", "lost",
                 "received", "adjusted"):
@@ -58,10 +77,35 @@ def test_blanks_and_faults_json_after_the_day(demo_day: tuple[Path, str]) -> Non
     assert all(x["cleared_at"] for x in f if x["code"] in ("card_jam", "ribbon_out"))
     st = json.loads(run_cli("--state-dir", str(state), "status", "--json").out)
     assert st["balances"]["issued"] == b["issued"] and st["daemon"]["running"] is False
+    for key in ("station_id", "daemon", "balances", "stock", "devices", "faults", "network",
+                "uplink"):
+        assert key in st, key
+    assert st["station_id"] == "demo-kupang-01"
+    assert st["stock"]["stock"] == b["stock"] and st["uplink"]["backlog"] == 0
 
 
-def test_report_csv_and_json_follow_the_contract(demo_day: tuple[Path, str]) -> None:
-    state, _out = demo_day
+def test_diag_json_after_the_day(demo_day: tuple[Path, str, bool]) -> None:
+    """The demo's state with no config: the state checks run on its real ledger."""
+    state, _out, _pcsc = demo_day
+    r = run_cli("--state-dir", str(state), "diag", "--json")
+    doc = json.loads(r.out)
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert all(set(c) >= {"name", "status", "detail", "hint"} for c in doc["checks"])
+    assert r.code == (0 if doc["ok"] else 1)
+    assert checks["ledger"]["status"] == "pass"
+    entries = json.loads(run_cli("--state-dir", str(state), "ledger", "verify", "--json").out)
+    assert f"{entries['entries']:,} entries" in checks["ledger"]["detail"]
+    assert checks["config"]["status"] == "warn"     # the demo leaves no station.toml
+    assert checks["state_dir"]["status"] == "pass" and checks["clock"]["status"] == "pass"
+    assert checks["stock"]["detail"].startswith(f"{_stock_of(state):,} blanks in stock")
+
+
+def _stock_of(state: Path) -> int:
+    return int(json.loads(run_cli("--state-dir", str(state), "blanks", "--json").out)["stock"])
+
+
+def test_report_csv_and_json_follow_the_contract(demo_day: tuple[Path, str, bool]) -> None:
+    state, _out, _pcsc = demo_day
     r = run_cli("--state-dir", str(state), "report", "--format", "csv")
     assert r.code == 0, r.err
     rows = list(csv.reader(io.StringIO(r.out)))
@@ -82,9 +126,9 @@ def test_report_csv_and_json_follow_the_contract(demo_day: tuple[Path, str]) -> 
     assert any(f["code"] == "server_unreachable" for f in doc["faults"])
 
 
-def test_report_html_is_self_contained_and_speaks_indonesian(demo_day: tuple[Path, str],
+def test_report_html_is_self_contained_and_speaks_indonesian(demo_day: tuple[Path, str, bool],
                                                             tmp_path: Path) -> None:
-    state, _out = demo_day
+    state, _out, _pcsc = demo_day
     out = tmp_path / "ba.html"
     r = run_cli("--state-dir", str(state), "report", "--format", "html", "--lang", "id",
                 "--output", str(out))
