@@ -22,8 +22,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     "fail with what was found and what to do. Checks run at once, each with "
                     "its own timeout, so a dead device cannot hang the run. With a daemon "
                     "running its view is used and printers are asked through it; without "
-                    "one the devices are opened directly. Exit 1 if any check fails.",
-        epilog="example: station-agent diag; station-agent --config station.toml diag --json")
+                    "one the devices are opened directly. Exit 1 if any check fails.")
     d.add_argument("--json", action="store_true",
                    help='print one JSON document: {"ok", "checks": [{"name", "status", '
                         '"detail", "hint"}]}')

@@ -25,9 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Subscribe to every station on an MQTT broker and show, per station: "
                     "online/offline and last seen, stock and days left, issued and spoiled "
                     "today, active faults, and gaps in its event numbers (events are "
-                    "deduplicated by event id).",
-        epilog="example: station-agent fleet --broker mqtts://broker.example:8883 "
-               "--cafile /etc/station-agent/ca.pem --watch")
+                    "deduplicated by event id).")
     p.add_argument("--broker", required=True, metavar="URL",
                    help="mqtt://host[:port] or mqtts://host[:port]")
     p.add_argument("--cafile", metavar="FILE", help="CA of the broker's certificate (mqtts)")

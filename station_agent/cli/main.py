@@ -16,7 +16,9 @@ from typing import NoReturn
 from station_agent import __version__
 from station_agent.cli import (
     agent_cmds,
+    completion,
     diag_cmds,
+    examples,
     fleet_cmds,
     ledger_cmds,
     printer_cmds,
@@ -65,9 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "and the uplink to a local mosquitto when one can be started. Ends "
                     "with the reconciliation report and the path of its HTML version; "
                     "exit 1 if the ledger does not equal the simulators' ground truth. "
-                    "State goes to a new temporary directory unless --state-dir is given.",
-        epilog="example: station-agent --state-dir /tmp/day demo && "
-               "station-agent --state-dir /tmp/day report --lang id")
+                    "State goes to a new temporary directory unless --state-dir is given.")
     demo.add_argument("--seed", type=int, default=2026, help="random seed (same seed, same day)")
     demo.add_argument("--jobs", type=int, default=300, help="cards to issue in the day "
                                                            "(10 to 2000; default 300)")
@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_cmds.add_parsers(sub)
     report_cmds.add_parsers(sub)
     diag_cmds.add_parsers(sub)
+    completion.add_parsers(sub)
+    examples.attach(parser)
     return parser
 
 

@@ -14,9 +14,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     "issued, spoiled (held, handed back), lost, closing stock with the "
                     "identity shown balanced; faults and downtime per device and for the "
                     "network; cards per hour; days of stock left at the trailing 7-day "
-                    "rate, the run-out date and the quantity to request.",
-        epilog="examples: station-agent report --date 2026-11-23 --format html --lang id "
-               "--output ba-2026-11-23.html;  station-agent report --format csv")
+                    "rate, the run-out date and the quantity to request.")
     p.add_argument("--date", default="today", metavar="D",
                    help="the day: YYYY-MM-DD, today or yesterday (default: today, local time)")
     p.add_argument("--format", choices=("text", "csv", "html"), default="text")

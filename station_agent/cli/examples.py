@@ -1,0 +1,162 @@
+"""One or more examples for every command's ``--help``, kept in one table.
+
+Keys are command paths (``""`` is ``station-agent`` itself). Each example is
+one command line a user can paste; text after ``  #`` explains it. A test
+parses every example with the real parser, so none goes stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": (
+        "station-agent demo                          # a simulated station day, no hardware",
+        "station-agent --state-dir /tmp/day blanks   # balances of that day's ledger",
+        "station-agent diag                          # every technician check",
+    ),
+    "demo": (
+        "station-agent --state-dir /tmp/day demo --seed 7   # keep the state for report/diag",
+        "station-agent demo --jobs 60 --no-broker",
+    ),
+    "run": (
+        "station-agent --config /etc/station-agent/station.toml run --check-config",
+        "station-agent run --log-level debug         # as systemd runs it, more verbose",
+    ),
+    "status": (
+        "station-agent status",
+        "station-agent --state-dir /var/lib/station-agent status --json",
+    ),
+    "faults": (
+        "station-agent faults",
+        "station-agent faults --history --json       # cleared faults too",
+    ),
+    "blanks": (
+        "station-agent blanks",
+        "station-agent blanks --json",
+    ),
+    "blanks receive": (
+        "station-agent blanks receive --batch KTP-2026-11-A --count 500 "
+        "--first-serial KTP0001200",
+    ),
+    "blanks dispose": (
+        "station-agent blanks dispose --count 12 --reference BA/2026/11/07",
+    ),
+    "blanks adjust": (
+        'station-agent blanks adjust --count -3 --reason "physical count 2026-11-24"',
+    ),
+    "blanks write-off": (
+        'station-agent blanks write-off --count 1 --reason "dropped behind the counter"',
+    ),
+    "ledger": (
+        "station-agent ledger verify",
+        "station-agent ledger export --format csv --output ledger.csv",
+    ),
+    "ledger verify": (
+        "station-agent ledger verify --json          # exit 1 if the chain is broken",
+    ),
+    "ledger export": (
+        "station-agent ledger export --format csv --output ledger.csv",
+        "station-agent ledger export --format jsonl",
+    ),
+    "printer": (
+        "station-agent printer info --printer evolis-1",
+        "station-agent printer status --url serial:///dev/ttyUSB0?baudrate=115200 "
+        "--family evolis",
+    ),
+    "printer info": (
+        "station-agent printer info --url usb://0f49:0a00",
+        "station-agent printer info --printer evolis-1 --json",
+    ),
+    "printer counters": (
+        "station-agent printer counters --printer magicard-1",
+    ),
+    "printer status": (
+        "station-agent printer status --url socket://10.0.0.21:9100 --family evolis",
+    ),
+    "printer clear": (
+        "station-agent printer clear --printer evolis-1   # after removing a jammed card",
+    ),
+    "reader": (
+        "station-agent reader scan",
+    ),
+    "reader scan": (
+        "station-agent reader scan --json",
+        "station-agent reader scan --reader encoder-1   # with the config's chip policy",
+    ),
+    "sim": (
+        "station-agent sim printer --family evolis --pty",
+        "station-agent sim server --mode flapping",
+    ),
+    "sim printer": (
+        "station-agent sim printer --family evolis --pty --control   # prints /dev/pts/N",
+        "station-agent sim printer --family magicard --tcp 9100",
+    ),
+    "sim card": (
+        "station-agent sim card --profile ektp --port 35963   # a card for pcscd's vpcd",
+    ),
+    "sim server": (
+        "station-agent sim server --port 8080 --mode slow --slow-ms 3000",
+    ),
+    "fleet": (
+        "station-agent fleet --broker mqtt://127.0.0.1:1883",
+        "station-agent fleet --broker mqtts://broker.example:8883 "
+        "--cafile /etc/station-agent/ca.pem --watch",
+    ),
+    "report": (
+        "station-agent report",
+        "station-agent report --date 2026-11-23 --format html --lang id "
+        "--output ba-2026-11-23.html",
+        "station-agent report --format csv --output today.csv",
+    ),
+    "diag": (
+        "station-agent diag",
+        "station-agent --config station.toml diag --json --timeout 10",
+    ),
+    "completion": (
+        "station-agent completion bash > /etc/bash_completion.d/station-agent",
+        'eval "$(station-agent completion bash)"     # in the current shell only',
+    ),
+}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that the examples epilog keeps its lines."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("example"):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+def epilog(path: str) -> str | None:
+    """The ``--help`` epilog of the command at ``path``."""
+    lines = EXAMPLES.get(path)
+    if not lines:
+        return None
+    head = "example:" if len(lines) == 1 else "examples:"
+    return "\n".join([head, *(f"  {line}" for line in lines)])
+
+
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands of ``parser`` (empty for a leaf)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def walk(parser: argparse.ArgumentParser,
+         path: str = "") -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every (path, parser) in the command tree, the root first."""
+    found = [(path, parser)]
+    for name, sub in subparsers(parser).items():
+        found += walk(sub, f"{path} {name}".strip())
+    return found
+
+
+def attach(parser: argparse.ArgumentParser) -> None:
+    """Give every command in the tree its examples."""
+    for path, p in walk(parser):
+        p.epilog = epilog(path)
+        p.formatter_class = HelpFormatter
