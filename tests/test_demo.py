@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -142,6 +143,61 @@ def test_report_html_is_self_contained_and_speaks_indonesian(demo_day: tuple[Pat
     assert "Stok (blangko)" in text and "Persamaan stok" in text
     bad = run_cli("--state-dir", str(state), "report", "--date", "24-11-2026")
     assert bad.code == 2 and "expected YYYY-MM-DD" in bad.err
+
+
+def _chromium() -> str:
+    found = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                  if shutil.which(n)), None)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: ./scripts/dev test installs it")
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def _render(chrome: str, page: Path, png: Path) -> list[str]:
+    """Render ``page`` in headless Chromium (A4 at 150 dpi, no network) to ``png``;
+    return the page's console messages."""
+    res = subprocess.run(
+        [chrome, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--no-first-run", f"--user-data-dir={png.parent / 'profile'}",
+         "--enable-logging=stderr", "--v=0", "--host-resolver-rules=MAP * ~NOTFOUND",
+         "--window-size=1240,1754", f"--screenshot={png}", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and png.is_file(), res.stderr[-2000:]
+    return [line for line in res.stderr.splitlines()
+            if ":CONSOLE" in line or "Uncaught" in line]
+
+
+def _png_size(png: Path) -> tuple[int, int]:
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_report_html_renders_in_headless_chromium(demo_day: tuple[Path, str, bool],
+                                                  tmp_path: Path) -> None:
+    """The day's HTML report renders to a PNG with no console message; a page that
+    logs an error proves the capture works, a blank page is the size baseline."""
+    chrome = _chromium()
+    state, _out, _pcsc = demo_day
+    report = tmp_path / "report.html"
+    assert run_cli("--state-dir", str(state), "report", "--format", "html",
+                   "--output", str(report)).code == 0
+    probe = tmp_path / "probe.html"
+    probe.write_text('<!DOCTYPE html><p>x</p><script>console.error("probe-7f3")</script>')
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body></body></html>")
+    shots = {name: tmp_path / name / "shot.png" for name in ("report", "probe", "blank")}
+    for png in shots.values():
+        png.parent.mkdir()
+    assert any("probe-7f3" in line for line in _render(chrome, probe, shots["probe"]))
+    _render(chrome, blank, shots["blank"])
+    console = _render(chrome, report, shots["report"])
+    assert console == [], console
+    assert _png_size(shots["report"]) == (1240, 1754)
+    # Text, tables and the chart make the PNG far larger than a blank page's.
+    assert shots["report"].stat().st_size > 5 * shots["blank"].stat().st_size
 
 
 def test_live_display_on_a_terminal(tmp_path: Path) -> None:

@@ -179,6 +179,8 @@ tr { page-break-inside: avoid; } .ok { color: #1a6b1a; font-weight: bold; }
 .bad { color: #a00; font-weight: bold; } .meta { color: #555; font-size: 9pt; }
 .sign { margin-top: 14mm; display: flex; justify-content: space-between; }
 .sign div { width: 45%; border-top: 1px solid #333; padding-top: 1mm; font-size: 9pt; }
+table.hours { table-layout: fixed; font-size: 8pt; }
+table.hours td, table.hours th { padding: 1mm 0; text-align: center; }
 svg { width: 100%; height: auto; } @media print { h2 { page-break-after: avoid; } }
 """
 
@@ -262,7 +264,7 @@ def render_html(r: DayReport, lang: str = "en") -> str:
 <h2>{e(t['movements'])}</h2><table>{moves}</table>
 <p><b>{e(t['identity'])}:</b> {e(_identity(r, t))} &rarr; {verdict}</p>
 <h2>{e(t['faults'])}</h2>{faults}<ul>{down}{net}</ul>
-<h2>{e(t['per_hour'])}</h2><table><tr>{heads}</tr><tr>{hours}</tr></table>
+<h2>{e(t['per_hour'])}</h2><table class=hours><tr>{heads}</tr><tr>{hours}</tr></table>
 <h2>{e(t['forecast'])}</h2><table>{fc}</table>
 <h2>{e(t['history'].format(n=len(r.history)))}</h2>{_chart(r, t)}
 <p class="meta">{e(t['chain'])}: {e(r.chain_head)} ({r.entries:,} {e(t['entries'])})</p>
