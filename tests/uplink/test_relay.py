@@ -29,7 +29,6 @@ def test_window_bounds_what_is_unacknowledged(brokers: Any, recorders: Any,
         led.record(model.receive("B1", 500))
         led.record_many([model.pick(f"j{i}") for i in range(499)])
         relay = Relay(led, parse_broker(broker.url), "s1", RelaySettings(window=7))
-        published = mocker.spy(relay, "_fill_window")
         seen_inflight: list[int] = []
         real = Relay._on_publish
 
@@ -43,8 +42,8 @@ def test_window_bounds_what_is_unacknowledged(brokers: Any, recorders: Any,
             wait(lambda: led.read(ob.backlog).count == 0, 30, "the backlog to drain")
         finally:
             relay.stop()
-        assert published.call_count > 0
-        assert max(seen_inflight) <= 7
+        assert len(seen_inflight) >= 500             # one PUBACK per event at least
+        assert max(seen_inflight) == 7               # the window was reached, never passed
         wait(lambda: len(set(event_seqs(rec))) >= 500, 10, "every event")
         assert event_seqs(rec)[:500] == list(range(1, 501))     # in order
 
