@@ -6,6 +6,11 @@
   Baseline: ``python -c pass`` with the same interpreter in the same run.
   ``ratio`` = baseline / value; the target is value <= 300 ms.
 * ``cli.help_latency`` - the same for ``station-agent --help``.
+* ``cli.diag_latency`` - ``station-agent diag --json`` as a whole process on a
+  station with two in-process simulated printers (one per family), the
+  central-server simulator as probe URL and a private mosquitto as uplink
+  broker (when installed), daemon not running: every check runs, printers
+  opened directly. Baseline: ``status --json`` on the same state.
 
 Run alone: ``python -m bench.cli [--runs N]``.
 """
@@ -26,13 +31,15 @@ from bench.ledger import emit
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _ms(cmd: list[str], env: dict[str, str], runs: int) -> float:
+def _ms(cmd: list[str], env: dict[str, str], runs: int, ok: tuple[int, ...] = (0,)) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=env, cwd=REPO)
+        res = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             cwd=REPO)
         times.append((time.perf_counter() - t0) * 1000)
+        if res.returncode not in ok:
+            raise SystemExit(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr[-500:]!r}")
     return statistics.median(times)
 
 
@@ -50,9 +57,45 @@ def main(argv: list[str] | None = None) -> None:
         base = _ms([sys.executable, "-c", "pass"], env, args.runs)
         status = _ms([*py, "--state-dir", state, "status", "--json"], env, args.runs)
         helps = _ms([*py, "--help"], env, args.runs)
+        config = _station(Path(tmp), state)
+        try:
+            diag = _ms([*py, "--config", str(config.path), "diag", "--json"], env, args.runs,
+                       ok=(0, 1))
+        finally:
+            config.stop()
     emit("cli.status_latency", status, "ms", base, base / status, runs=args.runs,
          target_ms=300)
     emit("cli.help_latency", helps, "ms", base, base / helps, runs=args.runs, target_ms=300)
+    emit("cli.diag_latency", diag, "ms", status, status / diag, runs=args.runs,
+         broker=config.broker, target="a few seconds")
+
+
+class _Station:
+    """A station.toml and the simulators it points at (stopped by :meth:`stop`)."""
+
+    def __init__(self, path: Path, server: object, broker: object | None) -> None:
+        self.path, self.server, self.mq = path, server, broker
+        self.broker = broker is not None
+
+    def stop(self) -> None:
+        self.server.stop()  # type: ignore[attr-defined]
+        if self.mq is not None:
+            self.mq.stop()  # type: ignore[attr-defined]
+
+
+def _station(root: Path, state: str) -> _Station:
+    from simulators.mosquitto import Mosquitto, find_binary
+    from simulators.server import ServerSim
+
+    server = ServerSim().start()
+    mq = Mosquitto(root / "broker").start() if find_binary() else None
+    uplink = f'\n[uplink]\nmqtt_url = "{mq.url}"\n' if mq else ""
+    path = root / "station.toml"
+    path.write_text(f'[station]\nid = "bench-01"\nstate_dir = "{state}"\n\n'
+                    '[[printer]]\nid = "evolis-1"\nurl = "sim://evolis"\n\n'
+                    '[[printer]]\nid = "magicard-1"\nurl = "sim://magicard"\n\n'
+                    f'[network]\nprobe_url = "{server.url}/health"\n' + uplink)
+    return _Station(path, server, mq)
 
 
 if __name__ == "__main__":
