@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from station_agent.cli.argtypes import seconds
 from station_agent.cli.output import emit_json
 
 _MARK = {"pass": "pass", "warn": "WARN", "fail": "FAIL"}
@@ -26,20 +27,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     d.add_argument("--json", action="store_true",
                    help='print one JSON document: {"ok", "checks": [{"name", "status", '
                         '"detail", "hint"}]}')
-    d.add_argument("--timeout", type=_seconds, metavar="S",
+    d.add_argument("--timeout", type=seconds(0.1, 600), metavar="S",
                    help="seconds every check may take (default: per check, a few seconds; "
                         "the ledger check 30)")
     d.set_defaults(func=cmd_diag, needs_state=False)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.1 <= value <= 600:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0.1 and 600, got {text!r}")
-    return value
 
 
 def cmd_diag(args: argparse.Namespace, _state: Path | None) -> int:

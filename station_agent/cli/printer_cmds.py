@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from station_agent.cli.argtypes import seconds
 from station_agent.cli.output import emit_json, table
 from station_agent.errors import BadInput, OperationFailed
 
@@ -43,20 +44,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         which.add_argument("--printer", metavar="ID", help="a [[printer]] id from station.toml")
         p.add_argument("--family", choices=FAMILIES,
                        help="protocol family (needed unless the URL or config implies it)")
-        p.add_argument("--timeout", type=_seconds, default=2.0,
+        p.add_argument("--timeout", type=seconds(0.05, 120), default=2.0,
                        help="seconds to wait for each reply (default 2)")
         p.add_argument("--json", action="store_true", help="print one JSON document")
         p.set_defaults(func=func, needs_state=False)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.05 <= value <= 120:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0.05 and 120, got {text!r}")
-    return value
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str | None]:

@@ -6,9 +6,7 @@ subprocess. The JSON contract, faults injected on the devices, the daemon down
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from simulators.cards import SimCard, VpcdSlot
 from simulators.cards.pcscd import READER_NAMES, Pcscd
 from simulators.mosquitto import Mosquitto
 from tests.conftest import run_cli
+from tests.helpers.silent import SilentServer
 
 CONTRACT = {"name", "status", "detail", "hint"}
 EXPECTED = ["config", "state_dir", "ledger", "clock", "daemon", "faults", "stock",
@@ -173,33 +172,13 @@ def test_diag_reports_a_broken_config_as_a_failed_check(tmp_path: Path) -> None:
 
 def test_a_printer_that_never_answers_fails_within_its_timeout(tmp_path: Path) -> None:
     """A TCP peer that accepts and stays silent: diag still ends, naming the printer."""
-    silent = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        silent.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(silent.accept()[0])
-            except TimeoutError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    port = silent.getsockname()[1]
     config = tmp_path / "station.toml"
-    config.write_text(f'[station]\nid = "s1"\nstate_dir = "{tmp_path / "state"}"\n\n'
-                      f'[[printer]]\nid = "p1"\nurl = "socket://127.0.0.1:{port}"\n'
-                      'family = "evolis"\n')
-    try:
+    with SilentServer() as silent:
+        config.write_text(f'[station]\nid = "s1"\nstate_dir = "{tmp_path / "state"}"\n\n'
+                          f'[[printer]]\nid = "p1"\nurl = "socket://127.0.0.1:{silent.port}"\n'
+                          'family = "evolis"\n')
         code, doc = _diag(config, "--timeout", "2")
-    finally:
-        stop.set()
-        t.join()
-        for s in held:
-            s.close()
-        silent.close()
+    port = silent.port
     checks = _assert_contract(doc)
     assert code == 1
     assert checks["printer:p1"]["status"] == "fail"

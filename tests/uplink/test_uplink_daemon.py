@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import queue
-import socket
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ from typing import Any
 from station_agent.fleet.view import FleetView
 from tests.agent.conftest import Daemon
 from tests.conftest import run_cli, spawn, terminate
+from tests.helpers.silent import SilentServer
 from tests.uplink.conftest import Recorder, event_seqs, make_tls, record_receives
 
 
@@ -251,25 +251,8 @@ def test_login_with_a_password_file(daemons: Any, brokers: Any, recorders: Any,
 
 def test_ledger_writes_never_wait_for_a_broker_that_does_not_answer(daemons: Any) -> None:
     # A "broker" that accepts TCP connections and never says a word.
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        silent.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(silent.accept()[0])
-            except OSError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    try:
-        port = silent.getsockname()[1]
-        d = daemons(uplink_config(f"mqtt://127.0.0.1:{port}")).start()
+    with SilentServer() as silent:
+        d = daemons(uplink_config(f"mqtt://127.0.0.1:{silent.port}")).start()
         started = time.monotonic()
         record_receives(d.state / "agent.sock", 300, threads=2)
         elapsed = time.monotonic() - started
@@ -284,12 +267,6 @@ def test_ledger_writes_never_wait_for_a_broker_that_does_not_answer(daemons: Any
             time.sleep(0.2)
         assert "no MQTT answer" in up["error"]
         assert d.stop() == 0
-    finally:
-        stop.set()
-        t.join()
-        for s in held:
-            s.close()
-        silent.close()
 
 
 def test_fleet_view_cli_shows_the_station(daemons: Any, brokers: Any) -> None:
