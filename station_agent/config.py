@@ -131,6 +131,7 @@ class Config:
     path: Path
     station_id: str
     state_dir: Path | None = None
+    api_group: str | None = None   # who may use the local API (default: the daemon's group)
     printers: tuple[PrinterConfig, ...] = ()
     readers: tuple[ReaderConfig, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -260,10 +261,13 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     if "station" not in data:
         raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
     st = _Table(file, "[station]", data["station"])
-    st.only(("id", "state_dir"))
+    st.only(("id", "state_dir", "api_group"))
     station_id = st.text("id", 'a station id such as "kupang-01" (letters, digits, . _ -)',
                          required=True, pattern=_ID)
     state_dir = st.text("state_dir", 'a directory path such as "/var/lib/station-agent"')
+    api_group = st.text("api_group", 'a group name such as "station-agent"', pattern=_ID)
+    if api_group is not None:
+        _check_group(file, api_group)
 
     printers: list[PrinterConfig] = []
     for n, raw in enumerate(_array(file, data, "printer"), 1):
@@ -336,7 +340,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     stock = StockConfig(sk.integer("low_threshold", 500, low=0, high=10_000_000))
 
     return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
-                  state_dir=Path(state_dir) if state_dir else None,
+                  state_dir=Path(state_dir) if state_dir else None, api_group=api_group,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults)
 
@@ -379,6 +383,17 @@ def _uplink(file: str, path: Path, raw: object) -> UplinkConfig:
     except BadInput as exc:
         raise BadInput(f"{file}: {exc}") from None
     return cfg
+
+
+def _check_group(file: str, name: str) -> None:
+    import grp
+
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        raise BadInput(f"{file}: [station] api_group: there is no group {name!r} on this "
+                       f"machine; create it (groupadd --system {name}) or remove api_group"
+                       ) from None
 
 
 def _check_can_park(file: str, n: int, printer: PrinterConfig) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from drivers.printers import Panel, PrinterError, open_printer
 from station_agent import daily, faultlog, logs
 from station_agent.api import protocol as p
+from station_agent.api.peers import AccessPolicy
 from station_agent.api.server import ApiServer
 from station_agent.chipcheck import ChipChecker
 from station_agent.config import Config, PrinterConfig, ReaderConfig
@@ -221,7 +222,8 @@ class Station:
             self.relay = Relay(self.ledger, broker, config.station_id, config.uplink.settings(),
                                status_fn=self.uplink_status, faults_fn=self._active_faults,
                                on_link=self._on_uplink)
-        self.api = ApiServer(self.state_dir, self.handle, on_error=self.poll_error("api")) \
+        self.api = ApiServer(self.state_dir, self.handle, on_error=self.poll_error("api"),
+                             policy=AccessPolicy.for_daemon(config.api_group)) \
             if serve_api else None
         self.stopping = threading.Event()
         self._inflight = 0

@@ -56,7 +56,12 @@ class ApiClient:
 
     def send_raw(self, line: bytes) -> dict[str, Any]:
         """Send one raw line and return the next reply (events are kept aside)."""
-        self.sock.sendall(line if line.endswith(b"\n") else line + b"\n")
+        try:
+            self.sock.sendall(line if line.endswith(b"\n") else line + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # The daemon refused this connection and closed it; its reason (an
+            # error reply) may already be waiting to be read.
+            return self.next_reply()
         return self.next_reply()
 
     def next_reply(self) -> dict[str, Any]:
@@ -71,6 +76,10 @@ class ApiClient:
         rid = next(self._ids)
         req = {"id": rid, "op": op, "params": params}
         doc = self.send_raw(json.dumps(req).encode())
+        if doc.get("id") is None and doc.get("ok") is False:
+            # Refused before any request was read (a stranger, too many clients).
+            err = doc.get("error", {})
+            raise ApiError(err.get("code", "failed"), err.get("message", "unknown error"))
         if doc.get("id") != rid:
             raise ConnectionError(f"reply to request {doc.get('id')} instead of {rid}")
         if not doc.get("ok"):

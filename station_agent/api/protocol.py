@@ -29,8 +29,8 @@ from typing import Any, Final
 MAX_LINE: Final = 64 * 1024
 MAX_ID_LEN: Final = 64
 
-BAD_REQUEST, UNKNOWN_OP, REFUSED, FAILED, BUSY = (
-    "bad_request", "unknown_op", "refused", "failed", "busy")
+BAD_REQUEST, UNKNOWN_OP, REFUSED, FAILED, BUSY, FORBIDDEN = (
+    "bad_request", "unknown_op", "refused", "failed", "busy", "forbidden")
 
 # Parameter types: (python type, required). Strings are bounded in the ledger model.
 _STR, _INT, _BOOL = str, int, bool

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from station_agent.api import protocol as p
+from station_agent.api.peers import AccessPolicy, group_name, peer_of
 from station_agent.api.sockpath import short_path
+from station_agent.errors import OperationFailed
 
 SOCKET_NAME = "agent.sock"
 MAX_CLIENTS = 64
@@ -113,10 +115,16 @@ class ApiServer:
     """Serves ``handler`` on ``state_dir/agent.sock``."""
 
     def __init__(self, state_dir: Path, handler: Handler, *,
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException], None] | None = None,
+                 policy: AccessPolicy | None = None) -> None:
+        from station_agent import logs
+
         self.path = Path(state_dir) / SOCKET_NAME
         self.handler = handler
         self.on_error = on_error
+        self.policy = policy or AccessPolicy.for_daemon(None)
+        self.log = logs.get("api")
+        self.refused = 0
         self.stopping = threading.Event()
         self._clients: set[_Connection] = set()
         self._subscribers: set[_Connection] = set()
@@ -136,6 +144,16 @@ class ApiServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o660)
+        if os.stat(self.path).st_gid != self.policy.gid:
+            try:
+                os.chown(self.path, -1, self.policy.gid)
+            except PermissionError:
+                s.close()
+                name = group_name(self.policy.gid)
+                raise OperationFailed(
+                    f"cannot give the API socket to group {name!r}: the daemon's user is not "
+                    f"in it (usermod -a -G {name} <daemon user>) or set [station] api_group "
+                    "to a group it is in") from None
         s.listen(16)
         s.settimeout(0.2)
         self._sock = s
@@ -152,6 +170,8 @@ class ApiServer:
                 continue
             except OSError:
                 return
+            if not self._admit(sock):
+                continue
             sock.settimeout(0.5)
             conn = _Connection(self, sock)
             with self._lock:
@@ -165,6 +185,21 @@ class ApiServer:
                 sock.close()
                 continue
             threading.Thread(target=conn.serve, name="api-client", daemon=True).start()
+
+    def _admit(self, sock: socket.socket) -> bool:
+        """Check the peer's kernel credentials against the policy; log who it is."""
+        peer = peer_of(sock)
+        refusal = self.policy.refusal(peer)
+        if refusal is None:
+            self.log.info("api client", pid=peer.pid, uid=peer.uid, gid=peer.gid)
+            return True
+        self.refused += 1
+        self.log.warning("api client refused", pid=peer.pid, uid=peer.uid, gid=peer.gid,
+                         groups=sorted(peer.groups), reason=refusal)
+        with contextlib.suppress(OSError):
+            sock.sendall(p.reply_error(None, p.FORBIDDEN, refusal))
+        sock.close()
+        return False
 
     def answer(self, line: bytes, conn: _Connection) -> bytes:
         """The reply line to one request line."""
