@@ -64,6 +64,10 @@ _MAX_TEXT_LEN = 500
 # Control characters are refused everywhere: they are never meant, they break
 # one-line logs and CSV, and the hash encoding relies on their absence.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Identifiers are opaque references: printable ASCII, no spaces (no names).
+_OPAQUE = re.compile(r"[!-~]+")
+#: A run of exactly 16 digits looks like a NIK (Indonesian national ID number).
+_NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,8 @@ ENTRY_COLUMNS: Final = tuple(f.name for f in fields(Entry) if f.name != "replay"
 
 # --- validation of a single transfer (state-independent) ---------------------
 
-def _check_text(name: str, value: str | None, *, required: bool, max_len: int) -> None:
+def _check_text(name: str, value: str | None, *, required: bool, max_len: int,
+                opaque: bool = False, no_nik: bool = False) -> None:
     if value is None:
         if required:
             raise InvalidTransfer(f"{name} is required: give a non-empty {name}")
@@ -167,6 +172,16 @@ def _check_text(name: str, value: str | None, *, required: bool, max_len: int) -
             f"{name} {value!r} contains a control character (newline, tab ...): "
             "use plain one-line text"
         )
+    if opaque and not _OPAQUE.fullmatch(value):
+        raise InvalidTransfer(
+            f"{name} {value[:40]!r} is not an opaque reference (letters, digits and "
+            "punctuation, no spaces): use the issuing application's id, never a person's "
+            "name or other personal data")
+    if no_nik and _NIK.search(value):
+        raise InvalidTransfer(
+            f"{name} contains a 16-digit number, which looks like a NIK (national ID "
+            "number): personal data must not enter the ledger; use the issuing "
+            "application's opaque job reference")
 
 
 def validate(t: Transfer) -> None:
@@ -181,16 +196,21 @@ def validate(t: Transfer) -> None:
         raise InvalidTransfer(f"count must be a whole number, got {t.count!r}")
     if not 1 <= t.count <= MAX_COUNT:
         raise InvalidTransfer(f"count must be between 1 and {MAX_COUNT}, got {t.count}")
-    _check_text("idempotency id", t.idem_id, required=True, max_len=_MAX_ID_LEN)
-    _check_text("batch id", t.batch_id, required=t.kind == RECEIVE, max_len=_MAX_ID_LEN)
+    _check_text("idempotency id", t.idem_id, required=True, max_len=_MAX_ID_LEN, opaque=True)
+    _check_text("batch id", t.batch_id, required=t.kind == RECEIVE, max_len=_MAX_ID_LEN,
+                opaque=True)
     job_required = t.kind in (PICK, COMPLETE, REJECT) or (
         t.kind == WRITE_OFF and t.src == IN_PRINTER)
-    _check_text("job id", t.job_id, required=job_required, max_len=_MAX_ID_LEN)
-    _check_text("device", t.device, required=False, max_len=_MAX_ID_LEN)
-    _check_text("first serial", t.first_serial, required=False, max_len=_MAX_ID_LEN)
+    _check_text("job id", t.job_id, required=job_required, max_len=_MAX_ID_LEN, opaque=True,
+                no_nik=True)
+    _check_text("device", t.device, required=False, max_len=_MAX_ID_LEN, opaque=True)
+    _check_text("first serial", t.first_serial, required=False, max_len=_MAX_ID_LEN,
+                opaque=True)
+    # The only free text: short operator notes, still never a NIK.
     _check_text("reason", t.reason, required=t.kind in (REJECT, WRITE_OFF, ADJUST),
-                max_len=_MAX_TEXT_LEN)
-    _check_text("reference", t.reference, required=t.kind == DISPOSE, max_len=_MAX_TEXT_LEN)
+                max_len=_MAX_TEXT_LEN, no_nik=True)
+    _check_text("reference", t.reference, required=t.kind == DISPOSE, max_len=_MAX_TEXT_LEN,
+                no_nik=True)
     if t.batch_id is not None and t.kind != RECEIVE:
         raise InvalidTransfer(f"a batch id belongs to a receive, not to a {t.kind}")
     if t.first_serial is not None and t.kind != RECEIVE:
@@ -252,7 +272,7 @@ def write_off_stock(count: int, reason: str, idem_id: str, *,
 def dispose(count: int, reference: str, *, idem_id: str | None = None) -> Transfer:
     """Spoiled blanks handed back or destroyed under document ``reference``."""
     return Transfer(DISPOSE, SPOILED_HELD, SPOILED_DISPOSED, count,
-                    idem_id or f"dispose:{reference}", reference=reference)
+                    idem_id or "dispose:" + "_".join(reference.split()), reference=reference)
 
 
 def adjust(delta: int, reason: str, idem_id: str) -> Transfer:
