@@ -340,7 +340,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     stock = StockConfig(sk.integer("low_threshold", 500, low=0, high=10_000_000))
 
     return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
-                  state_dir=Path(state_dir) if state_dir else None, api_group=api_group,
+                  state_dir=(path.parent / state_dir).resolve() if state_dir else None,
+                  api_group=api_group,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults)
 

@@ -1,8 +1,9 @@
 """Where the state directory and the config file are (DESIGN §5, §6b).
 
 State directory: ``--state-dir`` (before the subcommand), else
-``$STATION_AGENT_STATE``, else ``[station] state_dir`` of the config file,
-else a per-user default: ``/var/lib/station-agent`` for root,
+``$STATION_AGENT_STATE``, else ``[station] state_dir`` of the config file
+(relative to the config file's directory when not absolute), else a
+per-user default: ``/var/lib/station-agent`` for root,
 ``$XDG_STATE_HOME/station-agent`` (``~/.local/state/station-agent``) for
 anyone else. The CLI and the daemon resolve it the same way.
 
@@ -54,7 +55,9 @@ def _state_dir_from_config(path: Path, required: bool) -> Path | None:
     if not isinstance(value, str) or not value:
         raise BadInput(f"{path}: [station] state_dir: expected a directory path such as "
                        f"\"/var/lib/station-agent\", got {value!r}")
-    return Path(value)
+    # A relative path is relative to the config file, never to wherever the
+    # command happens to run (as the [uplink] file paths are).
+    return (path.parent / value).resolve()
 
 
 def resolve_state_dir(explicit: str | None, config: str | None = None) -> Path:
