@@ -43,6 +43,8 @@ COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING = (
 CHIP_FAILED = "chip_failed"
 #: Reject reason of a card found inside the printer after the agent restarted.
 AGENT_RESTART = "agent_restart"
+#: Reason of a result for a job the ledger already has (nothing was fed again).
+REPLAY = "replay"
 #: Fault of a job whose card left the printer while the agent was down.
 JOB_UNRESOLVED = "job_unresolved"
 
@@ -130,6 +132,11 @@ class CardIssuer:
             # The job was interrupted and recovery settled its card: a reprint is
             # a new card, so it needs a new job id.
             return self._settled.pop(job_id)
+        known = self.ledger.job(job_id)
+        if known is not None:
+            # A replayed request (the application retried after a timeout, or
+            # after the agent restarted): never feed a second card for one job.
+            return self._replayed(job_id, known)
         if blocked is not None:
             return IssueResult(job_id, NOT_STARTED, fault=blocked)
         reader_fault = self._reader_fault()
@@ -263,6 +270,17 @@ class CardIssuer:
         return IssueResult(job_id, REJECT, reason=reason)
 
     # -- recovery and operator actions --------------------------------------------
+
+    def _replayed(self, job_id: str, known: tuple[int, str | None]) -> IssueResult:
+        _pick_seq, outcome = known
+        if outcome == model.COMPLETE:
+            return IssueResult(job_id, COMPLETE, reason=REPLAY)
+        if outcome is not None:   # reject or write_off
+            return IssueResult(job_id, REJECT if outcome == model.REJECT else outcome,
+                               reason=REPLAY)
+        if job_id in self.stuck:
+            return IssueResult(job_id, STUCK, reason=REPLAY, fault=self.stuck[job_id])
+        return IssueResult(job_id, PENDING, reason=REPLAY)   # picked, still in progress
 
     def recover(self) -> str | None:
         """Settle what an outage or a stuck card left open; returns the fault code

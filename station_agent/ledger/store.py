@@ -448,6 +448,14 @@ def end_read(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
+def job_record(conn: sqlite3.Connection, job_id: str) -> tuple[int, str | None] | None:
+    """``(pick entry, outcome kind or None while open)`` of ``job_id``, or None
+    when the ledger has no such job."""
+    row = conn.execute("SELECT pick_seq, outcome FROM jobs WHERE job_id = ?",
+                       (job_id,)).fetchone()
+    return None if row is None else (int(row[0]), row[1])
+
+
 def noted_counter(conn: sqlite3.Connection, device: str) -> int | None:
     """The printer counter (``counter=N``) noted by ``device``'s latest pick or
     unreported-pick write-off, or None when the ledger noted none."""

@@ -46,6 +46,7 @@ from station_agent.ledger.serials import SerialRange, serial_range
 from station_agent.ledger.store import (
     State,
     WriteLock,
+    job_record,
     ledger_path,
     noted_counter,
     now_utc,
@@ -240,6 +241,10 @@ class Ledger:
                 return fn(self._conn)
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, "reading") from exc
+
+    def job(self, job_id: str) -> tuple[int, str | None] | None:
+        """``(pick entry, outcome kind or None while open)`` of ``job_id``, or None."""
+        return self.read(lambda conn: job_record(conn, job_id))
 
     def device_counter(self, device: str) -> int | None:
         """The printer counter noted (``counter=N``) by ``device``'s latest pick or

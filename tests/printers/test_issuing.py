@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from simulators.operator import PANELS, assert_ledger_matches, run_jobs
-from station_agent.issuing import COMPLETE, NOT_STARTED, REJECT, STUCK, CardIssuer
+from station_agent.issuing import COMPLETE, NOT_STARTED, REJECT, REPLAY, STUCK, CardIssuer
 from station_agent.ledger import Ledger, model, verify
 from station_agent.ledger.store import open_reader
 
@@ -69,6 +69,25 @@ def test_chip_check_failure_rejects(make_rig: Any, ledger: Ledger, family: str) 
     assert (r.outcome, r.reason) == (REJECT, "chip_failed")
     assert seen == ["contactless" if family == "evolis" else "print"]
     assert ledger.balances().spoiled_held == 1 and rig.model.truth.rejected == 1
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_replayed_job_never_feeds_a_second_card(make_rig: Any, ledger: Ledger,
+                                                  family: str) -> None:
+    """The application retries a job it already sent (a timeout, an agent restart):
+    the ledger's answer comes back and the printer is not touched."""
+    rig = make_rig(family, "inprocess")
+    verdicts = iter([True, False, True])
+    issuer = CardIssuer(rig.printer, ledger, "p1", chip_check=lambda job: next(verdicts))
+    assert issuer.issue("j1", PANELS).outcome == COMPLETE
+    assert issuer.issue("j2", PANELS).outcome == REJECT
+    before, picked = ledger.balances(), rig.model.truth.picked
+    again = [issuer.issue(job, PANELS) for job in ("j1", "j2", "j1")]
+    assert [(r.outcome, r.reason) for r in again] == [
+        (COMPLETE, REPLAY), (REJECT, REPLAY), (COMPLETE, REPLAY)]
+    assert rig.model.truth.picked == picked == 2
+    assert ledger.balances() == before
+    assert issuer.issue("j3", PANELS).outcome == COMPLETE   # new jobs go on as before
 
 
 def test_unreported_picks_are_written_off_once_even_after_restart(make_rig: Any,
