@@ -501,6 +501,10 @@ class Station:
         if not unit.job_lock.acquire(timeout=120):
             raise p.ApiError(p.BUSY, f"printer {unit.id} is busy with another job")
         try:
+            if not unit.recovered:
+                # A job before the first poll after a restart: settle what the
+                # previous run left first (a card inside, jobs left open).
+                unit.recover_after_restart()
             colours = "YMCKO"
             result = unit.issuer.issue(job_id, [Panel(colours[i % 5], bytes(64))
                                                 for i in range(panels)])

@@ -110,6 +110,19 @@ def pcscd() -> Iterator[Pcscd]:
     daemon.close()
 
 
+def free_pcscd(request: pytest.FixtureRequest) -> bool:
+    """Stop the session's pcscd (only one can run per machine) so that a program
+    under test (the demo, a campaign) can start its own; False when pcscd/vpcd are
+    not installed here (outside CI). Tests that need it again restart it
+    (``running_pcscd``)."""
+    try:
+        session_pcscd = request.getfixturevalue("pcscd")
+    except pytest.skip.Exception:
+        return False
+    session_pcscd.stop()
+    return unavailable() is None
+
+
 @pytest.fixture
 def running_pcscd(pcscd: Pcscd) -> Pcscd:
     """The session pcscd, restarted first if a previous test stopped it."""

@@ -17,19 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.cards.pcscd import unavailable
-from tests.conftest import REPO, cli_env, run_cli
-
-
-def _free_pcscd(request: pytest.FixtureRequest) -> bool:
-    """Stop the test session's pcscd (only one can run per machine) so the demo can
-    start its own; False when pcscd/vpcd are not installed here (outside CI)."""
-    try:
-        session_pcscd = request.getfixturevalue("pcscd")
-    except pytest.skip.Exception:
-        return False
-    session_pcscd.stop()   # tests that need it again restart it (running_pcscd)
-    return unavailable() is None
+from tests.conftest import REPO, cli_env, free_pcscd, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +25,7 @@ def demo_day(tmp_path_factory: pytest.TempPathFactory,
              request: pytest.FixtureRequest) -> tuple[Path, str, bool]:
     """One demo day (non-tty: plain progress lines), its state kept; with PC/SC
     when pcscd and vpcd are installed (always under CI)."""
-    with_pcsc = _free_pcscd(request)
+    with_pcsc = free_pcscd(request)
     state = tmp_path_factory.mktemp("demo") / "state"
     r = run_cli("--state-dir", str(state), "demo", "--seed", "7", "--jobs", "120", timeout=180)
     assert r.code == 0, r.out[-3000:] + r.err[-2000:]

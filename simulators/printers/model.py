@@ -147,6 +147,8 @@ class PrinterModel:
         self.hopper = 0
         self.reject_box = 0
         self.truth = GroundTruth()
+        #: Where each card (by number) ended: issued, rejected, removed, missing.
+        self.fates: dict[int, str] = {}
         self.downloaded: dict[str, bytes] = {}
         self.vanished_until = 0.0
         self._fired_events: set[tuple[int, str]] = set()
@@ -256,6 +258,7 @@ class PrinterModel:
             self.position = None
             self.hopper += 1
             self.truth.issued += 1
+            self.fates[self.cards_counter] = "issued"
 
     def reject(self) -> None:
         """Card to the reject box (spoiled, kept)."""
@@ -272,6 +275,7 @@ class PrinterModel:
             self.position = None
             self.reject_box += 1
             self.truth.rejected += 1
+            self.fates[self.cards_counter] = "rejected"
 
     def clear(self) -> None:
         """Clear the error state (``Scs`` / ``CLR``): everything but a jammed card,
@@ -302,6 +306,7 @@ class PrinterModel:
                     self.truth.removed_by_operator += 1
                 else:
                     self.truth.missing += 1
+                self.fates[self.cards_counter] = "removed" if removed else "missing"
             self.errors.discard(JAM)
 
     def operator_close_cover(self) -> None:

@@ -1,0 +1,70 @@
+"""Seeded whole-station campaigns (simulators/campaign.py): CI runs a fixed set of
+seeds with every fault kind; each must end with the ledger equal to the printers'
+ground truth, the chain verified, every event delivered once and no fault left."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from simulators import campaign
+from simulators.campaign import FAULT_KINDS, Outcome, make_plan
+from tests.conftest import REPO, cli_env, free_pcscd
+
+#: The seeds CI runs (each a few tens of seconds); docs/RELIABILITY.md has long runs.
+CI_SEEDS = (101, 202, 303)
+CI_CARDS = 80
+
+
+@pytest.fixture(scope="module")
+def with_pcsc(request: pytest.FixtureRequest) -> bool:
+    return free_pcscd(request)
+
+
+@pytest.mark.parametrize("seed", CI_SEEDS)
+def test_campaign_seed_reconciles(seed: int, with_pcsc: bool) -> None:
+    res = subprocess.run([sys.executable, "-m", "simulators.campaign", "--seed", str(seed),
+                          "--cards", str(CI_CARDS), "--json"], capture_output=True, text=True,
+                         timeout=600, cwd=REPO, env=cli_env())
+    out = json.loads(res.stdout.splitlines()[0])
+    assert res.returncode == 0 and out["ok"], (out["mismatches"], res.stdout[-2000:],
+                                               res.stderr[-2000:])
+    assert out["mismatches"] == []
+    # The seed's faults really happened (a campaign that injects nothing proves nothing).
+    assert out["kills"] >= 1 and out["outages"] >= 1 and out["broker_restarts"] >= 1
+    assert out["replays"] >= 2 and out["operator_actions"] >= 1
+    assert out["entries"] >= 2 * CI_CARDS and out["events"] >= out["entries"]
+    if with_pcsc:
+        assert out["reader"] == "pcscd + vpcd"
+
+
+def test_a_plan_is_a_function_of_its_seed() -> None:
+    a, b = make_plan(7, 300, FAULT_KINDS), make_plan(7, 300, FAULT_KINDS)
+    assert a == b
+    assert make_plan(8, 300, FAULT_KINDS) != a
+    assert a.kills and a.outages and a.broker_restarts and a.replays
+    assert all(opts.get("jam_at") for opts in a.printer_options.values())
+    quiet = make_plan(7, 300, ())
+    assert not (quiet.kills or quiet.outages or quiet.broker_restarts or quiet.replays)
+    assert not any(opts.get("jam_at") for opts in quiet.printer_options.values())
+
+
+def test_a_failing_seed_prints_the_command_that_reproduces_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def failing(seed: int, cards: int, faults: Any, keep: Any) -> Outcome:
+        out = Outcome(seed, cards, list(faults))
+        out.mismatches.append("issued: ledger 41, printers 42")
+        return out
+
+    monkeypatch.setattr(campaign, "run_campaign", failing)
+    assert campaign.main(["--seed", "9", "--cards", "50", "--faults", "kill,outage"]) == 1
+    printed = capsys.readouterr().out
+    assert "mismatch: issued: ledger 41, printers 42" in printed
+    assert "reproduce: python -m simulators.campaign --seed 9 --cards 50 --faults " \
+           "kill,outage" in printed
+    with pytest.raises(SystemExit):
+        campaign.main(["--seed", "1", "--faults", "meteor"])
