@@ -16,7 +16,10 @@ devices, which are simulators speaking their real protocols:
 * mosquitto as the uplink broker, restarted now and then, and a central
   consumer with a durable session;
 * the issuing application replaying jobs it already sent, deliveries sent
-  twice, and a conflicting delivery.
+  twice, and a conflicting delivery;
+* the state directory's file system filling up (a small tmpfs the campaign
+  mounts when it runs as root, filled with a ballast file) until the operator
+  frees space.
 
 A scripted operator attends to every stop as a person would (clears the
 jam and says whether the card was found, reloads, closes the cover, settles
@@ -47,7 +50,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-FAULT_KINDS = ("printer", "chips", "kill", "replay", "outage", "broker")
+FAULT_KINDS = ("printer", "chips", "kill", "replay", "outage", "broker", "disk")
+#: Size of the state directory's tmpfs in a campaign with disk-full episodes.
+STATE_FS_MB = 48
 STATION_ID = "campaign-01"
 #: Faults the station keeps until an operator acknowledges them (not a failure).
 ACKNOWLEDGE = ("unreported_pick",)
@@ -61,6 +66,7 @@ class Plan:
     outages: dict[int, tuple[int, str]] = field(default_factory=dict)  # start -> (jobs, mode)
     broker_restarts: set[int] = field(default_factory=set)
     replays: set[int] = field(default_factory=set)
+    disk_full: set[int] = field(default_factory=set)
     printer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_rate: float = 0.0
     flaky_rate: float = 0.0
@@ -102,6 +108,10 @@ def make_plan(seed: int, cards: int, faults: tuple[str, ...]) -> Plan:
         plan.broker_restarts = set(rng.sample(jobs, k=min(len(jobs), max(1, cards // 120))))
     if "replay" in faults:
         plan.replays = set(rng.sample(jobs, k=min(len(jobs), max(2, cards // 40))))
+    if "disk" in faults:
+        # Early enough that the ledger outgrows what SQLite already allocated.
+        early = range(5, max(6, cards * 6 // 10))
+        plan.disk_full = set(rng.sample(early, k=min(len(early), max(1, cards // 200))))
     return plan
 
 
@@ -113,10 +123,13 @@ class Outcome:
     cards: int
     faults: list[str]
     reader: str = ""
+    disk: str = "not planned"
     kills: int = 0
     outages: int = 0
     broker_restarts: int = 0
     replays: int = 0
+    disk_full_episodes: int = 0
+    disk_full_seen: int = 0
     jams: int = 0
     operator_actions: int = 0
     unresolved_settled: int = 0
@@ -212,6 +225,8 @@ class Campaign:
         self.broker: Any = None
         self.central: Any = None
         self.daemon: _Daemon | None = None
+        self.mounted: Path | None = None
+        self.disk_full_tries = 0
         self.done: dict[str, str] = {}   # job -> outcome
         self.delivered: list[int] = []   # ledger entry numbers the central side received
 
@@ -270,6 +285,9 @@ class Campaign:
         self.server = ServerSim(slow_ms=400).start()
         uplink = self._uplink()
         state = self.root / "state"
+        state.mkdir()
+        if self.plan.disk_full:
+            self._mount_state(state)
         config = self.root / "station.toml"
         config.write_text(
             f'[station]\nid = "{STATION_ID}"\nstate_dir = "{state}"\n\n'
@@ -284,6 +302,37 @@ class Campaign:
             + uplink)
         self.daemon = _Daemon(config, state, self.root / "daemon.log")
 
+    def _mount_state(self, state: Path) -> None:
+        """A small file system of its own for the state directory, to fill up."""
+        if os.geteuid() != 0:
+            self.out.disk = "not covered: mounting a tmpfs needs root"
+            self.plan.disk_full = set()
+            return
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={STATE_FS_MB}m,mode=0755",
+                              "tmpfs", str(state)], capture_output=True, text=True)
+        if res.returncode != 0:
+            self.out.disk = f"not covered: mount failed ({res.stderr.strip()[:80]})"
+            self.plan.disk_full = set()
+            return
+        self.mounted = state
+        self.out.disk = f"tmpfs of {STATE_FS_MB} MiB"
+
+    def _fill_disk(self) -> None:
+        self.out.disk_full_episodes += 1
+        chunk = b"\0" * (1 << 16)
+        with (self.root / "state" / "ballast").open("wb") as f:
+            try:
+                while True:
+                    f.write(chunk)
+                    f.flush()
+            except OSError:
+                pass
+
+    def _free_disk(self) -> None:
+        ballast = self.root / "state" / "ballast"
+        if ballast.exists():
+            ballast.unlink()
+
     def teardown(self) -> None:
         if self.daemon is not None:
             self.daemon.stop()
@@ -296,12 +345,22 @@ class Campaign:
             server.stop()
         if self.pcscd is not None:
             self.pcscd.close()
+        if self.mounted is not None:
+            subprocess.run(["umount", "-l", str(self.mounted)], capture_output=True)
 
     # -- the day -----------------------------------------------------------------------
 
     def receive(self, batch: str, count: int) -> None:
+        from station_agent.api.protocol import ApiError
+
         assert self.daemon is not None
-        doc = self.daemon.call("receive", batch_id=batch, count=count)
+        try:
+            doc = self.daemon.call("receive", batch_id=batch, count=count)
+        except ApiError as exc:
+            if "disk full" not in exc.message:
+                raise
+            self._free_disk()   # the operator frees space and records the delivery again
+            doc = self.daemon.call("receive", batch_id=batch, count=count)
         if not doc["replay"]:
             self.received += count
 
@@ -309,7 +368,27 @@ class Campaign:
         assert self.daemon is not None
         self.daemon.kill()
         self.out.kills += 1
-        self.daemon.start()
+        try:
+            self.daemon.start()
+        except RuntimeError:
+            if not (self.root / "state" / "ballast").exists():
+                raise
+            self._free_disk()    # it could not open its ledger on a full disk
+            self.daemon.start()
+
+    def _write(self, op: str, **params: Any) -> Any:
+        """An operator's request that records something: on a full disk the
+        operator frees space and asks again."""
+        from station_agent.api.protocol import ApiError
+
+        assert self.daemon is not None
+        try:
+            return self.daemon.call(op, **params)
+        except ApiError as exc:
+            if "disk full" not in exc.message:
+                raise
+            self._free_disk()
+            return self.daemon.call(op, **params)
 
     def _issue(self, job: str, printer: str, kill_after: float | None) -> dict[str, Any] | None:
         """One ``issue`` call; with ``kill_after`` the daemon is killed that many
@@ -325,7 +404,13 @@ class Campaign:
             result: dict[str, Any] = self.daemon.call("issue", job_id=job, printer=printer,
                                                       panels=2)
             return result
-        except (OSError, ApiError):
+        except ApiError as exc:
+            if killer is None and "disk full" in exc.message:
+                return {"job_id": job, "outcome": "not_started", "fault": "disk_full"}
+            if killer is None:
+                raise
+            return None
+        except OSError:
             if killer is None:
                 raise
             return None
@@ -353,7 +438,7 @@ class Campaign:
         assert self.daemon is not None
         for dev in self.daemon.call("status")["devices"]:
             for job in dev.get("stuck_jobs") or []:
-                self.daemon.call("resolve", job_id=job, outcome=self._fate_of(job))
+                self._write("resolve", job_id=job, outcome=self._fate_of(job))
                 self.out.unresolved_settled += 1
 
     def _attend(self, printer: str, res: dict[str, Any]) -> None:
@@ -364,12 +449,19 @@ class Campaign:
         if fault == "job_unresolved":
             self._settle_unresolved()
             return
+        if fault == "disk_full":
+            # The technician sees disk_full, and after a while frees space.
+            self.out.disk_full_seen += 1
+            self.disk_full_tries += 1
+            if self.disk_full_tries >= 3:
+                self._free_disk()
+                self.disk_full_tries = 0
+            return
         if outcome == "stuck" and fault == "card_jam":
             self.out.jams += 1
             removed = self.rng.random() < 0.8
             model.operator_resolve_jam(removed=removed)
-            self.daemon.call("resolve", job_id=res["job_id"],
-                             outcome="spoiled" if removed else "lost")
+            self._write("resolve", job_id=res["job_id"], outcome="spoiled" if removed else "lost")
             return
         if fault == "feeder_empty":
             model.refill(cards=self.rng.randint(20, 60))
@@ -443,6 +535,8 @@ class Campaign:
             self.out.broker_restarts += 1
         if n in self.plan.replays:
             self._replay()
+        if n in self.plan.disk_full:
+            self._fill_disk()
 
     def run(self) -> Outcome:
         started = time.monotonic()
@@ -476,6 +570,7 @@ class Campaign:
             model.empty_reject_box()
             model.refill(cards=5, ribbon=50)
             model.clear()
+        self._free_disk()
         self._settle_unresolved()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -556,6 +651,7 @@ def summary(out: Outcome) -> str:
     """One line: what the campaign did and whether it passed."""
     return (f"seed {out.seed}: {out.cards} cards, {out.kills} kills, {out.outages} outages, "
             f"{out.broker_restarts} broker restarts, {out.replays} replays, {out.jams} jams, "
+            f"{out.disk_full_episodes} disk-full episodes ({out.disk_full_seen} jobs held), "
             f"{out.unresolved_settled} jobs settled by the operator, reader {out.reader}; "
             f"{out.entries} entries, {out.events} events delivered "
             f"({out.duplicates_dropped} duplicates dropped); {out.seconds} s: "

@@ -421,6 +421,9 @@ def read_toml(path: Path) -> dict[str, Any]:
                        "station.toml") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{path}: not valid TOML ({exc}): fix the file") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8"
+                       ) from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot be read ({exc.strerror}): fix its permissions") from exc
 

@@ -36,6 +36,7 @@ from drivers.printers.base import (
 )
 from station_agent.faults import FaultBoard
 from station_agent.ledger import Ledger, LedgerRefused, model
+from station_agent.ledger.errors import StorageError
 
 COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING = (
     "complete", "reject", "stuck", "not_started", "pending")
@@ -43,6 +44,8 @@ COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING = (
 CHIP_FAILED = "chip_failed"
 #: Reject reason of a card found inside the printer after the agent restarted.
 AGENT_RESTART = "agent_restart"
+#: Fault of a job the ledger could not record (its file system is full).
+DISK_FULL = "disk_full"
 #: Reason of a result for a job the ledger already has (nothing was fed again).
 REPLAY = "replay"
 #: Fault of a job whose card left the printer while the agent was down.
@@ -57,7 +60,8 @@ _PRINTER_CONDITIONS = ("card_jam", "feeder_empty", "ribbon_out", "cover_open",
 @dataclass(frozen=True, slots=True)
 class IssueResult:
     """How one job ended: ``outcome`` is complete / reject / stuck / not_started /
-    pending (printer went offline mid-job: settled by :meth:`CardIssuer.recover`)."""
+    pending (the printer went offline or the disk filled mid-job: settled by
+    :meth:`CardIssuer.recover`)."""
 
     job_id: str
     outcome: str
@@ -79,7 +83,10 @@ class CardIssuer:
         self.chip_check = chip_check
         self.retry_false_ribbon_end = retry_false_ribbon_end
         self.stuck: dict[str, str] = {}          # job -> fault code keeping its card inside
-        self._in_flight: tuple[str, int] | None = None  # (job, counter before) if offline
+        # (job, counter before, fault): a pick the printer or the disk kept us from recording
+        self._in_flight: tuple[str, int, str] | None = None
+        # outcomes done on the printer but not yet recorded (the disk was full)
+        self._unrecorded: list[tuple[model.Transfer, IssueResult]] = []
         self._settled: dict[str, IssueResult] = {}       # in-flight jobs recovery settled
         self._mark: int | None = ledger.device_counter(device_id)
 
@@ -136,7 +143,7 @@ class CardIssuer:
         if known is not None:
             # A replayed request (the application retried after a timeout, or
             # after the agent restarted): never feed a second card for one job.
-            return self._replayed(job_id, known)
+            return self._replayed(job_id, known, blocked)
         if blocked is not None:
             return IssueResult(job_id, NOT_STARTED, fault=blocked)
         reader_fault = self._reader_fault()
@@ -174,7 +181,7 @@ class CardIssuer:
             after = self._counter()
         except PrinterError as exc:
             # Cannot tell whether the card was picked: settle it when the printer is back.
-            self._in_flight = (job_id, before)
+            self._in_flight = (job_id, before, exc.code)
             self._raise(exc.code, f"job {job_id}: {exc.message}")
             return IssueResult(job_id, PENDING, fault=exc.code)
         if after == before:
@@ -182,7 +189,14 @@ class CardIssuer:
             self._raise(code, feed_error.message if feed_error else
                         "the printer acknowledged the pick but its counter did not move")
             return IssueResult(job_id, NOT_STARTED, fault=code)
-        self._record_pick(job_id, before, after)
+        try:
+            self._record_pick(job_id, before, after)
+        except StorageError as exc:
+            # The card is in the printer and the ledger cannot say so yet: hold
+            # the job; recovery records the pick and rejects the card later.
+            self._in_flight = (job_id, before, DISK_FULL)
+            self._raise(DISK_FULL, f"job {job_id}: the pick could not be recorded: {exc}")
+            return IssueResult(job_id, PENDING, fault=DISK_FULL)
         if feed_error is not None:
             return self._spoil(job_id, feed_error.code)
 
@@ -245,9 +259,21 @@ class CardIssuer:
         except PrinterError:
             return True
 
+    def _outcome(self, transfer: model.Transfer, result: IssueResult) -> IssueResult:
+        """Record the outcome the printer already carried out; when the disk is full
+        keep it for :meth:`recover` and answer PENDING (nothing is acknowledged)."""
+        try:
+            self.ledger.record(transfer)
+        except StorageError as exc:
+            self._unrecorded.append((transfer, result))
+            self._raise(DISK_FULL, f"job {result.job_id}: its {transfer.kind} could not be "
+                                   f"recorded: {exc}")
+            return IssueResult(result.job_id, PENDING, fault=DISK_FULL)
+        return result
+
     def _complete(self, job_id: str) -> IssueResult:
-        self.ledger.record(model.complete(job_id, device=self.device))
-        return IssueResult(job_id, COMPLETE)
+        return self._outcome(model.complete(job_id, device=self.device),
+                             IssueResult(job_id, COMPLETE))
 
     def _spoil(self, job_id: str, reason: str) -> IssueResult:
         """Reject the card of ``job_id``; if it cannot leave, the job is stuck."""
@@ -259,19 +285,20 @@ class CardIssuer:
             code = exc.code
             if code == "printer_protocol_error" and not self._card_inside():
                 # The reply was garbage but the card left: it went to the reject box.
-                self.ledger.record(model.reject(job_id, reason, device=self.device))
-                return IssueResult(job_id, REJECT, reason=reason)
+                return self._outcome(model.reject(job_id, reason, device=self.device),
+                                     IssueResult(job_id, REJECT, reason=reason))
             self.stuck[job_id] = code
             self._raise(code, f"job {job_id}: the card is still inside the printer ({reason})")
             return IssueResult(job_id, STUCK, reason=reason, fault=code)
-        self.ledger.record(model.reject(job_id, reason, device=self.device))
         if reason in _PRINTER_CONDITIONS:
             self._raise(reason, f"job {job_id}: card rejected")
-        return IssueResult(job_id, REJECT, reason=reason)
+        return self._outcome(model.reject(job_id, reason, device=self.device),
+                             IssueResult(job_id, REJECT, reason=reason))
 
     # -- recovery and operator actions --------------------------------------------
 
-    def _replayed(self, job_id: str, known: tuple[int, str | None]) -> IssueResult:
+    def _replayed(self, job_id: str, known: tuple[int, str | None],
+                  blocked: str | None) -> IssueResult:
         _pick_seq, outcome = known
         if outcome == model.COMPLETE:
             return IssueResult(job_id, COMPLETE, reason=REPLAY)
@@ -280,27 +307,43 @@ class CardIssuer:
                                reason=REPLAY)
         if job_id in self.stuck:
             return IssueResult(job_id, STUCK, reason=REPLAY, fault=self.stuck[job_id])
-        return IssueResult(job_id, PENDING, reason=REPLAY)   # picked, still in progress
+        # Picked, no outcome yet: in progress, or held until recovery can record it.
+        return IssueResult(job_id, PENDING, reason=REPLAY, fault=blocked)
 
     def recover(self) -> str | None:
-        """Settle what an outage or a stuck card left open; returns the fault code
-        that still blocks issuing, or None."""
+        """Settle what an outage, a full disk or a stuck card left open; returns the
+        fault code that still blocks issuing, or None."""
+        while self._unrecorded:
+            transfer, result = self._unrecorded[0]
+            try:
+                self.ledger.record(transfer)
+            except StorageError:
+                return DISK_FULL
+            self._unrecorded.pop(0)
+            self._settled[result.job_id] = result
         if self._in_flight is not None:
-            job_id, before = self._in_flight
+            job_id, before, code = self._in_flight
             try:
                 after = self._counter()
             except PrinterError as exc:
                 return exc.code
-            self._in_flight = None
-            self.faults.clear_fault(self.device, PRINTER_OFFLINE)
             if after > before:
-                self._record_pick(job_id, before, after)
+                try:
+                    self._record_pick(job_id, before, after)
+                except StorageError:
+                    return DISK_FULL
+                self._in_flight = None
                 if self._card_inside():
-                    self._settled[job_id] = self._spoil(job_id, PRINTER_OFFLINE)
+                    self._settled[job_id] = self._spoil(job_id, code)
                 else:
-                    reason = "printer went offline mid-job; card not found"
-                    self.ledger.record(model.write_off_job(job_id, reason, device=self.device))
-                    self._settled[job_id] = IssueResult(job_id, "write_off", reason=reason)
+                    reason = f"{code.replace('_', ' ')} mid-job; card not found"
+                    self._settled[job_id] = self._outcome(
+                        model.write_off_job(job_id, reason, device=self.device),
+                        IssueResult(job_id, "write_off", reason=reason))
+            self._in_flight = None
+            self.faults.clear_fault(self.device, code)
+        if not self._unrecorded:
+            self.faults.clear_fault(self.device, DISK_FULL)
         if self.stuck:
             self.retry_stuck()
         if self.stuck:

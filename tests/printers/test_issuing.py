@@ -11,6 +11,7 @@ import pytest
 from simulators.operator import PANELS, assert_ledger_matches, run_jobs
 from station_agent.issuing import COMPLETE, NOT_STARTED, REJECT, REPLAY, STUCK, CardIssuer
 from station_agent.ledger import Ledger, model, verify
+from station_agent.ledger.errors import StorageError
 from station_agent.ledger.store import open_reader
 
 FAMILIES = ("evolis", "magicard")
@@ -88,6 +89,52 @@ def test_a_replayed_job_never_feeds_a_second_card(make_rig: Any, ledger: Ledger,
     assert rig.model.truth.picked == picked == 2
     assert ledger.balances() == before
     assert issuer.issue("j3", PANELS).outcome == COMPLETE   # new jobs go on as before
+
+
+class _FullDisk:
+    """Makes ``ledger.record`` fail as on a full disk while ``full`` is set."""
+
+    def __init__(self, ledger: Ledger, mocker: Any) -> None:
+        self.full = False
+        real = ledger.record
+
+        def record(transfer: Any) -> Any:
+            if self.full:
+                raise StorageError(f"disk full while writing {ledger.path}: nothing was "
+                                   "recorded; free space on that file system and try again")
+            return real(transfer)
+
+        mocker.patch.object(ledger, "record", side_effect=record)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("fails", ["pick", "outcome"])
+def test_a_full_disk_mid_job_holds_the_job_until_it_can_be_recorded(
+        make_rig: Any, ledger: Ledger, mocker: Any, family: str, fails: str) -> None:
+    rig = make_rig(family, "inprocess")
+    disk = _FullDisk(ledger, mocker)
+    check_calls: list[str] = []
+
+    def check(job: str) -> bool:   # runs after the pick is recorded, before printing
+        check_calls.append(job)
+        disk.full = fails == "outcome" and len(check_calls) == 1
+        return True
+
+    issuer = CardIssuer(rig.printer, ledger, "p1", chip_check=check)
+    disk.full = fails == "pick"
+    first = issuer.issue("j1", PANELS)
+    assert (first.outcome, first.fault) == ("pending", "disk_full")
+    assert issuer.faults.is_active("p1", "disk_full")
+    assert issuer.issue("j1", PANELS).fault == "disk_full"     # still full: still held
+    disk.full = False
+    settled = issuer.issue("j1", PANELS)
+    # A pick that could not be recorded: the card inside is rejected once it can be.
+    # An outcome that could not be recorded: it is recorded now, as it happened.
+    assert settled.outcome == (REJECT if fails == "pick" else COMPLETE), settled
+    assert not issuer.faults.is_active("p1", "disk_full")
+    assert rig.model.truth.picked == 1
+    assert_ledger_matches(ledger, rig.model, 2000)
+    assert issuer.issue("j2", PANELS).outcome == COMPLETE
 
 
 def test_unreported_picks_are_written_off_once_even_after_restart(make_rig: Any,
