@@ -346,6 +346,9 @@ class Campaign:
         if self.pcscd is not None:
             self.pcscd.close()
         if self.mounted is not None:
+            # Keep a copy for a post-mortem (--keep) before the tmpfs goes away.
+            shutil.copytree(self.mounted, self.root / "state-saved", dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("agent.sock", "ballast"))
             subprocess.run(["umount", "-l", str(self.mounted)], capture_output=True)
 
     # -- the day -----------------------------------------------------------------------

@@ -103,7 +103,13 @@ class CardIssuer:
     # -- counters ----------------------------------------------------------------
 
     def reconcile(self, counter: int) -> int:
-        """Write off picks on the printer's counter that no job reported; returns how many."""
+        """Write off picks on the printer's counter that no job reported; returns how many.
+
+        Not while a job is in flight: its pick moved the counter, and
+        :meth:`recover` records it as that job's (the poller's periodic
+        reconciliation would otherwise write the same card off as well)."""
+        if self._in_flight is not None:
+            return 0
         if self._mark is None or counter < self._mark:
             if self._mark is not None:
                 self._raise("printer_replaced", f"the card counter went back from {self._mark} "
@@ -328,11 +334,12 @@ class CardIssuer:
             except PrinterError as exc:
                 return exc.code
             if after > before:
+                self._in_flight = None   # (reconcile works again: picks beyond this one)
                 try:
                     self._record_pick(job_id, before, after)
                 except StorageError:
+                    self._in_flight = (job_id, before, code)
                     return DISK_FULL
-                self._in_flight = None
                 if self._card_inside():
                     self._settled[job_id] = self._spoil(job_id, code)
                 else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,25 @@ def test_a_full_disk_mid_job_holds_the_job_until_it_can_be_recorded(
     assert rig.model.truth.picked == 1
     assert_ledger_matches(ledger, rig.model, 2000)
     assert issuer.issue("j2", PANELS).outcome == COMPLETE
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_reconciling_while_a_job_is_in_flight_does_not_count_its_card_twice(
+        make_rig: Any, ledger: Ledger, family: str) -> None:
+    """Found by campaign seed 8: the printer vanished right after a pick; the
+    poller's reconciliation, once the printer was back, wrote the card off as an
+    unreported pick, and the job's recovery then recorded the same card's pick."""
+    rig = make_rig(family, "inprocess", vanish_at=[1], vanish_s=0.3)
+    issuer = CardIssuer(rig.printer, ledger, "p1")
+    first = issuer.issue("j1", PANELS)
+    assert (first.outcome, first.fault) == ("pending", "printer_offline")
+    time.sleep(0.4)
+    rig.printer.link.retry_now()
+    assert issuer.reconcile(rig.printer.card_count()) == 0   # what the poller does
+    settled = issuer.issue("j1", PANELS)
+    assert settled.outcome in (REJECT, "write_off"), settled
+    assert_ledger_matches(ledger, rig.model, 2000)
+    assert ledger.balances().lost == rig.model.truth.missing
 
 
 def test_unreported_picks_are_written_off_once_even_after_restart(make_rig: Any,
