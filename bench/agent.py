@@ -31,55 +31,34 @@ from pathlib import Path
 from typing import Any
 
 from bench.ledger import emit
+from simulators.agent_process import AgentProcess, agent_env
 
 REPO = Path(__file__).resolve().parent.parent
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_AGENT_")}
-    env["PYTHONPATH"] = str(REPO)
-    return env
+class _Daemon(AgentProcess):
+    """The daemon for one benchmark, with one API connection held open."""
 
-
-class _Daemon:
     def __init__(self, root: Path, body: str) -> None:
-        self.state = root / "state"
-        self.config = root / "station.toml"
+        super().__init__(root / "station.toml", root / "state")
         self.config.write_text(f'[station]\nid = "bench"\nstate_dir = "{self.state}"\n'
                                f"[stock]\nlow_threshold = 0\n{body}")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "station_agent", "--config", str(self.config), "run"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=_env(), cwd=REPO)
-        from station_agent.api.client import ApiClient
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.client = ApiClient(self.state / "agent.sock", 60)
-                self.client.call("ping")
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("the daemon did not start") from None
-                time.sleep(0.05)
+        self.start()
+        self.api = self.client(60)
 
     def rss_kib(self) -> int:
+        assert self.proc is not None
         return _rss_kib(self.proc.pid)
 
     def cpu_s(self) -> float:
+        assert self.proc is not None
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _TICK
 
-    def stop(self) -> None:
-        self.client.close()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    def stop(self, timeout: float = 30.0) -> int:
+        self.api.close()
+        return super().stop(timeout)
 
 
 def _rss_kib(pid: int) -> int:
@@ -94,7 +73,7 @@ class _SimPrinter:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "station_agent", "sim", "printer", "--family", family,
              "--pty", "--control"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=_env(), cwd=REPO)
+            stderr=subprocess.PIPE, text=True, env=agent_env(), cwd=REPO)
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.tty = self.proc.stdout.readline().strip()
         self.proc.stderr.readline()
@@ -119,7 +98,7 @@ def fault_latency(root: Path, injections: int) -> None:
     latencies: list[float] = []
     try:
         def active() -> bool:
-            return any(f["code"] == "cover_open" for f in d.client.call("faults")["active"])
+            return any(f["code"] == "cover_open" for f in d.api.call("faults")["active"])
 
         for i in range(injections):
             time.sleep(0.05 + (i % 7) * 0.023)     # spread the injections over the poll phase
@@ -145,7 +124,7 @@ def _baseline_rss() -> int:
     code = ("import serial, usb.core, smartcard.scard, structlog, sqlite3, json, ssl, socket,"
             " threading, tomllib; import time; print(open('/proc/self/status').read())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=_env()).stdout
+                         check=True, env=agent_env()).stdout
     return next(int(line.split()[1]) for line in out.splitlines()
                 if line.startswith("VmRSS:"))
 
@@ -155,11 +134,11 @@ def rss(root: Path, first: int, total: int) -> None:
                       'url = "sim://evolis?cards=1000000&ribbon=10000000"\n'
                       "poll_interval = 1.0\n")
     try:
-        d.client.call("receive", batch_id="B1", count=total + 10)
+        d.api.call("receive", batch_id="B1", count=total + 10)
         t0 = time.perf_counter()
         at_first = 0
         for i in range(total):
-            r = d.client.call("issue", job_id=f"job-{i}")
+            r = d.api.call("issue", job_id=f"job-{i}")
             if r["outcome"] != "complete":
                 raise RuntimeError(f"job {i}: {r}")
             if i + 1 == first:

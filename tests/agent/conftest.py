@@ -14,56 +14,33 @@ from typing import Any
 
 import pytest
 
+from simulators.agent_process import AgentProcess
 from station_agent.api.client import ApiClient
 from tests.conftest import REPO, cli_env, first_line, run_cli
 
 
-class Daemon:
-    """``station-agent --config CONFIG run`` with its state in a short tmp dir."""
+class Daemon(AgentProcess):
+    """``station-agent --config CONFIG run`` with its state in a short tmp dir, and
+    what tests ask of it."""
 
     def __init__(self, config_body: str, root: Path) -> None:
         self.root = root
-        self.state = root / "state"
-        self.config = root / "station.toml"
+        super().__init__(root / "station.toml", root / "state", root / "daemon.log")
         self.config.write_text(f'[station]\nid = "test-01"\nstate_dir = "{self.state}"\n'
                                + config_body)
-        self.log = root / "daemon.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, env: dict[str, str] | None = None, wait: bool = True) -> Daemon:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "station_agent", "--config", str(self.config), "run"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=REPO,
-                env=env or cli_env())
-        if wait:
-            self.wait_ready()
+        super().start(env or cli_env(), wait)
         return self
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited {self.proc.returncode}: {self.logs()}")
-            try:
-                with ApiClient(self.state / "agent.sock", 5) as c:
-                    c.call("ping")
-                    return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"daemon not ready: {self.logs()}"
-            time.sleep(0.1)
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+        try:
+            super().wait_ready(timeout)
+        except RuntimeError as exc:
+            raise AssertionError(str(exc)) from None
 
     def client(self, timeout: float = 60) -> ApiClient:
         return ApiClient(self.state / "agent.sock", timeout)
-
-    def call(self, op: str, **params: Any) -> Any:
-        with self.client() as c:
-            return c.call(op, **params)
 
     def cli(self, *args: str) -> Any:
         res = run_cli("--config", str(self.config), *args)
@@ -86,22 +63,6 @@ class Daemon:
             assert time.monotonic() < deadline, (
                 f"{source}:{code} {'never raised' if present else 'never cleared'}: {faults}")
             time.sleep(0.2)
-
-    def stop(self, timeout: float = 30) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
 
 
 @pytest.fixture
