@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from station_agent import logs, sdnotify
+from station_agent import clock, logs, sdnotify
 from station_agent.config import Config
 from station_agent.errors import OperationFailed
 from station_agent.ledger.store import translate
@@ -67,6 +67,9 @@ def run(config: Config, state_dir: Path, *, log_level: str = "info") -> int:
 
     logs.configure(log_level)
     log = logs.get("daemon", station=config.station_id)
+    if clock.skew_file():
+        log.warning("the wall clock is shifted by a simulation's skew file; never set "
+                    f"{clock.SKEW_ENV} in production", file=clock.skew_file())
     lock = DaemonLock(state_dir)
     stop = threading.Event()
 

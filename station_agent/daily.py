@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, time
 
+from station_agent import clock
 from station_agent.ledger import model
 
 
@@ -47,7 +48,7 @@ def totals_since(conn: sqlite3.Connection, since: str) -> dict[str, int]:
 
 def local_midnight(now: datetime | None = None) -> datetime:
     """The start of the station's local day (the office's calendar day)."""
-    local = (now or datetime.now().astimezone()).astimezone()
+    local = (now or clock.local_now()).astimezone()
     return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
 
 

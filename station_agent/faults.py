@@ -19,8 +19,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
+from station_agent import clock
 from station_agent.hysteresis import CLEAR, RAISE, Debounce, FlapDetector
 
 INFO, WARNING, ERROR, CRITICAL = "info", "warning", "error", "critical"
@@ -65,7 +65,7 @@ CODES: dict[str, tuple[str, str]] = {
 
 
 def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from station_agent import clock
+
 LINK, DNS, CONNECT, TLS, HTTP = "link", "dns", "connect", "tls", "http"
 LINK_DOWN, DNS_FAILURE, SERVER_UNREACHABLE, SERVER_SLOW = (
     "link_down", "dns_failure", "server_unreachable", "server_slow")
@@ -139,7 +141,7 @@ class Prober:
 
     def probe(self) -> ProbeResult:
         """One attempt, phase by phase."""
-        result = ProbeResult(self.url, time.time())
+        result = ProbeResult(self.url, clock.time_s())
         try:
             self._run(result)
         except _PhaseFailed as exc:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from station_agent import clock
 from station_agent.daily import first_seq_since
 from station_agent.ledger import model
 
@@ -40,7 +41,7 @@ def forecast(conn: sqlite3.Connection, stock: int, now: datetime | None = None) 
     The rate divides by the whole window, or by the ledger's age when it is
     younger (at least one hour, so a first busy hour does not look like a day).
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     since = now - timedelta(days=WINDOW_DAYS)
     since_text = since.isoformat(timespec="seconds").replace("+00:00", "Z")
     first = first_seq_since(conn, since_text)

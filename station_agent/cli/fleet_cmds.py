@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from station_agent import clock
 from station_agent.cli.output import emit_json
 
 
@@ -88,13 +89,13 @@ def cmd_fleet(args: argparse.Namespace, _state: Path | None) -> int:
 def _ago(ts: str | None) -> str:
     if not ts:
         return "never"
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     try:
         then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
         return ts
-    s = max(0, int((datetime.now(UTC) - then).total_seconds()))
+    s = max(0, int((clock.now() - then).total_seconds()))
     return f"{s}s ago" if s < 120 else f"{s // 60}m ago" if s < 7200 else f"{s // 3600}h ago"
 
 

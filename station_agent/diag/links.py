@@ -3,9 +3,10 @@ the uplink (connected, and how old the oldest unsent event is)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from station_agent import clock
 from station_agent.diag.model import Check, failed, passed, warned
 from station_agent.netprobe import CONNECT, DNS, HTTP, LINK, TLS, Prober, ProbeResult
 
@@ -68,7 +69,7 @@ def uplink_checks(cfg: Any, station_id: str, backlog: dict[str, Any],
                                  f"({backlog.get('backlog', 0):,} queued)",
                        "set [uplink] mqtt_url to the central broker (docs/UPLINK.md)")]
     checks = [_link_check(cfg, station_id, daemon_uplink, timeout)]
-    checks.append(_backlog_check(backlog, now or datetime.now(UTC)))
+    checks.append(_backlog_check(backlog, now or clock.now()))
     return checks
 
 

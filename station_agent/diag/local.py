@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from station_agent import clock
 from station_agent.diag.model import Check, failed, passed, warned
 from station_agent.errors import StationAgentError
 
@@ -117,7 +118,7 @@ def _parse_ts(text: str) -> datetime:
 
 def clock_check(state_dir: Path, now: datetime | None = None) -> Check:
     """The clock is set and not behind the last ledger entry."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     stamp = now.isoformat(timespec="seconds").replace("+00:00", "Z")
     if now < EARLIEST:
         return failed("clock", f"the clock says {stamp}: it was never set",

@@ -25,10 +25,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from station_agent import clock
 from station_agent.ledger import model
 from station_agent.ledger.chain import CHAIN_VERSION, genesis_hash
 from station_agent.ledger.errors import LedgerMissing, NotALedger, StorageError
@@ -157,7 +157,7 @@ def ledger_path(state_dir: Path) -> Path:
 
 def now_utc() -> str:
     """The current time as ISO 8601 UTC with microseconds, e.g. ``2026-11-24T04:52:00.123456Z``."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    return clock.now().isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 # --- errors -------------------------------------------------------------------

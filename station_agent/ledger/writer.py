@@ -104,6 +104,21 @@ class _Batch:
     appended: int = 0
 
 
+def _entry_time(conn: sqlite3.Connection, head_seq: int) -> str:
+    """The time stamp of the next entries: now, but never before the last entry's.
+
+    A clock set back (by hand, by NTP after a dead RTC battery) must not make
+    entry times run backwards: reports find a day's entries by time. The
+    entries keep the last time until the clock catches up; ``diag`` reports a
+    clock behind the last entry."""
+    now = now_utc()
+    if head_seq:
+        row = conn.execute("SELECT ts FROM entries WHERE seq = ?", (head_seq,)).fetchone()
+        if row is not None and str(row[0]) > now:
+            return str(row[0])
+    return now
+
+
 class Ledger:
     """The exact blank ledger of one station (one state directory).
 
@@ -312,7 +327,8 @@ class Ledger:
             with self._lock.held():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    batch = _Batch(read_state(conn), now_utc())
+                    state = read_state(conn)
+                    batch = _Batch(state, _entry_time(conn, state.head_seq))
                     head_before = batch.state.head_seq
                     if len(chunk) < 2 or not self._apply_fast(chunk, batch):
                         for req in chunk:

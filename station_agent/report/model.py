@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from station_agent import faultlog
+from station_agent import clock, faultlog
 from station_agent.daily import first_seq_since, ts_text
 from station_agent.ledger import model
 from station_agent.ledger.balances import read_balances
@@ -161,7 +161,7 @@ def _overlap_minutes(start: str, end: str | None, lo: datetime, hi: datetime,
 def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
                  cover_days: int = 30, now: datetime | None = None) -> DayReport:
     """The reconciliation of local ``day`` from the ledger on ``conn``."""
-    now = now or datetime.now().astimezone()
+    now = now or clock.local_now()
     lo, hi = _local(day), _local(day + timedelta(days=1))
     bal = read_balances(conn)
     current = {a: 0 for a in model.ACCOUNTS}
