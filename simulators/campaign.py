@@ -19,7 +19,9 @@ devices, which are simulators speaking their real protocols:
   twice, and a conflicting delivery;
 * the state directory's file system filling up (a small tmpfs the campaign
   mounts when it runs as root, filled with a ballast file) until the operator
-  frees space.
+  frees space;
+* the daemon's wall clock stepped back and forward while it runs (the
+  agent's clock skew file, see station_agent/clock.py).
 
 A scripted operator attends to every stop as a person would (clears the
 jam and says whether the card was found, reloads, closes the cover, settles
@@ -39,9 +41,7 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -49,8 +49,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-FAULT_KINDS = ("printer", "chips", "kill", "replay", "outage", "broker", "disk")
+from simulators.agent_process import AgentProcess, agent_env
+from station_agent.clock import SKEW_ENV
+
+FAULT_KINDS = ("printer", "chips", "kill", "replay", "outage", "broker", "disk", "clock")
 #: Size of the state directory's tmpfs in a campaign with disk-full episodes.
 STATE_FS_MB = 48
 STATION_ID = "campaign-01"
@@ -67,6 +69,7 @@ class Plan:
     broker_restarts: set[int] = field(default_factory=set)
     replays: set[int] = field(default_factory=set)
     disk_full: set[int] = field(default_factory=set)
+    clock_steps: dict[int, float] = field(default_factory=dict)   # job -> skew, seconds
     printer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_rate: float = 0.0
     flaky_rate: float = 0.0
@@ -112,6 +115,10 @@ def make_plan(seed: int, cards: int, faults: tuple[str, ...]) -> Plan:
         # Early enough that the ledger outgrows what SQLite already allocated.
         early = range(5, max(6, cards * 6 // 10))
         plan.disk_full = set(rng.sample(early, k=min(len(early), max(1, cards // 200))))
+    if "clock" in faults and len(jobs) >= 2:
+        back, ahead = sorted(rng.sample(jobs, k=2))
+        plan.clock_steps[back] = -rng.choice([600, 7200, 90000])     # set back
+        plan.clock_steps[ahead] = rng.choice([0, 3600])               # put right, or ahead
     return plan
 
 
@@ -128,6 +135,7 @@ class Outcome:
     outages: int = 0
     broker_restarts: int = 0
     replays: int = 0
+    clock_steps: int = 0
     disk_full_episodes: int = 0
     disk_full_seen: int = 0
     jams: int = 0
@@ -148,65 +156,6 @@ class Outcome:
                 f"--faults {','.join(self.faults)}")
 
 
-class _Daemon:
-    """``station-agent run`` as a subprocess (killed and restarted by the campaign)."""
-
-    def __init__(self, config: Path, state: Path, log: Path) -> None:
-        self.config, self.state, self.log = config, state, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_AGENT_")}
-        env["PYTHONPATH"] = str(REPO)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "station_agent", "--config", str(self.config), "run"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=REPO)
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        from station_agent.api.client import ApiClient
-
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daemon exited {self.proc.returncode}: "
-                                   f"{self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                with ApiClient(self.state / "agent.sock", 5) as c:
-                    c.call("ping")
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("daemon not ready in time")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> int:
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def call(self, op: str, **params: Any) -> Any:
-        from station_agent.api.client import ApiClient
-
-        with ApiClient(self.state / "agent.sock", 120) as c:
-            return c.call(op, **params)
-
-
 class Campaign:
     """One seeded campaign in its own directory; :meth:`run` returns the outcome."""
 
@@ -224,8 +173,9 @@ class Campaign:
         self.server: Any = None
         self.broker: Any = None
         self.central: Any = None
-        self.daemon: _Daemon | None = None
+        self.daemon: AgentProcess | None = None
         self.mounted: Path | None = None
+        self.skew = root / "clock-skew"
         self.disk_full_tries = 0
         self.done: dict[str, str] = {}   # job -> outcome
         self.delivered: list[int] = []   # ledger entry numbers the central side received
@@ -300,7 +250,8 @@ class Campaign:
             "fail_after = 2\nclear_after = 2\nslow_ms = 300\ntimeout = 1\n"
             "\n[faults]\nraise_after = 1\nclear_after = 1\n\n[stock]\nlow_threshold = 5\n"
             + uplink)
-        self.daemon = _Daemon(config, state, self.root / "daemon.log")
+        self.daemon = AgentProcess(config, state, self.root / "daemon.log")
+        self.skew.write_text("0\n")
 
     def _mount_state(self, state: Path) -> None:
         """A small file system of its own for the state directory, to fill up."""
@@ -320,11 +271,11 @@ class Campaign:
     def _fill_disk(self) -> None:
         self.out.disk_full_episodes += 1
         chunk = b"\0" * (1 << 16)
-        with (self.root / "state" / "ballast").open("wb") as f:
+        # Unbuffered: closing must not try to flush what did not fit.
+        with (self.root / "state" / "ballast").open("wb", buffering=0) as f:
             try:
                 while True:
                     f.write(chunk)
-                    f.flush()
             except OSError:
                 pass
 
@@ -372,12 +323,18 @@ class Campaign:
         self.daemon.kill()
         self.out.kills += 1
         try:
-            self.daemon.start()
+            self.daemon.start(self._env())
         except RuntimeError:
             if not (self.root / "state" / "ballast").exists():
                 raise
             self._free_disk()    # it could not open its ledger on a full disk
-            self.daemon.start()
+            self.daemon.start(self._env())
+
+    def _env(self) -> dict[str, str]:
+        env = agent_env()
+        if self.plan.clock_steps:
+            env[SKEW_ENV] = str(self.skew)
+        return env
 
     def _write(self, op: str, **params: Any) -> Any:
         """An operator's request that records something: on a full disk the
@@ -540,13 +497,16 @@ class Campaign:
             self._replay()
         if n in self.plan.disk_full:
             self._fill_disk()
+        if n in self.plan.clock_steps:
+            self.skew.write_text(f"{self.plan.clock_steps[n]}\n")
+            self.out.clock_steps += 1
 
     def run(self) -> Outcome:
         started = time.monotonic()
         try:
             self.setup()
             assert self.daemon is not None
-            self.daemon.start()
+            self.daemon.start(self._env())
             self.receive("KTP-A", self.cards // 2 + 60)
             outage_end: dict[int, str] = {}
             for n in range(self.cards):
@@ -655,6 +615,7 @@ def summary(out: Outcome) -> str:
     return (f"seed {out.seed}: {out.cards} cards, {out.kills} kills, {out.outages} outages, "
             f"{out.broker_restarts} broker restarts, {out.replays} replays, {out.jams} jams, "
             f"{out.disk_full_episodes} disk-full episodes ({out.disk_full_seen} jobs held), "
+            f"{out.clock_steps} clock steps, "
             f"{out.unresolved_settled} jobs settled by the operator, reader {out.reader}; "
             f"{out.entries} entries, {out.events} events delivered "
             f"({out.duplicates_dropped} duplicates dropped); {out.seconds} s: "

@@ -36,7 +36,9 @@ def test_campaign_seed_reconciles(seed: int, with_pcsc: bool) -> None:
     assert out["mismatches"] == []
     # The seed's faults really happened (a campaign that injects nothing proves nothing).
     assert out["kills"] >= 1 and out["outages"] >= 1 and out["broker_restarts"] >= 1
-    assert out["replays"] >= 2 and out["operator_actions"] >= 1
+    assert out["replays"] >= 2 and out["operator_actions"] >= 1 and out["clock_steps"] == 2
+    if out["disk"].startswith("tmpfs"):   # root: the state directory's disk filled up
+        assert out["disk_full_episodes"] >= 1
     assert out["entries"] >= 2 * CI_CARDS and out["events"] >= out["entries"]
     if with_pcsc:
         assert out["reader"] == "pcscd + vpcd"
@@ -46,10 +48,12 @@ def test_a_plan_is_a_function_of_its_seed() -> None:
     a, b = make_plan(7, 300, FAULT_KINDS), make_plan(7, 300, FAULT_KINDS)
     assert a == b
     assert make_plan(8, 300, FAULT_KINDS) != a
-    assert a.kills and a.outages and a.broker_restarts and a.replays
+    assert a.kills and a.outages and a.broker_restarts and a.replays and a.disk_full
+    assert sorted(a.clock_steps.values())[0] < 0     # the clock is set back at some point
     assert all(opts.get("jam_at") for opts in a.printer_options.values())
     quiet = make_plan(7, 300, ())
-    assert not (quiet.kills or quiet.outages or quiet.broker_restarts or quiet.replays)
+    assert not (quiet.kills or quiet.outages or quiet.broker_restarts or quiet.replays
+                or quiet.disk_full or quiet.clock_steps)
     assert not any(opts.get("jam_at") for opts in quiet.printer_options.values())
 
 
