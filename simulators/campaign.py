@@ -561,6 +561,7 @@ class Campaign:
             report = verify(conn)
             last_seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
                                     ).fetchone()[0]
+            times = [r[0] for r in conn.execute("SELECT ts FROM entries ORDER BY seq")]
         finally:
             conn.close()
         self.out.entries = balances.entries
@@ -568,6 +569,8 @@ class Campaign:
         if not report.ok:
             self.out.mismatches.append(f"ledger verify: first break {report.first_break}, "
                                        f"{report.problems[:2]}")
+        if times != sorted(times):
+            self.out.mismatches.append("entry times run backwards")
         self._check_delivery(last_seq, balances.entries)
 
     def _check_delivery(self, last_seq: int, entries: int) -> None:
