@@ -642,10 +642,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown fault kinds {sorted(unknown)}: use {', '.join(FAULT_KINDS)}")
     out = run_campaign(args.seed, args.cards, faults, args.keep)
-    if args.json:
-        print(json.dumps(asdict(out) | {"ok": out.ok}))
-    else:
-        print(summary(out))
+    if args.json:   # one line, the reproducing command inside
+        print(json.dumps(asdict(out) | {"ok": out.ok, "reproduce": out.reproduce()}))
+        return 0 if out.ok else 1
+    print(summary(out))
     for m in out.mismatches:
         print(f"  mismatch: {m}")
     if not out.ok:

@@ -504,7 +504,12 @@ class Station:
             if not unit.recovered:
                 # A job before the first poll after a restart: settle what the
                 # previous run left first (a card inside, jobs left open).
-                unit.recover_after_restart()
+                try:
+                    unit.recover_after_restart()
+                except PrinterError as exc:   # not reachable yet: nothing was started
+                    self.board.raise_fault(unit.id, exc.code, exc.message)
+                    return {"job_id": job_id, "printer": unit.id, "outcome": "not_started",
+                            "reason": None, "fault": exc.code}
             colours = "YMCKO"
             result = unit.issuer.issue(job_id, [Panel(colours[i % 5], bytes(64))
                                                 for i in range(panels)])

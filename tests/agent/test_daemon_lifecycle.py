@@ -215,3 +215,16 @@ def test_10000_malformed_requests_get_errors_and_change_nothing(daemons: Any) ->
         before.entries, before.chain_head, before.stock)
     assert os.path.exists(d.state / "agent.sock")
     assert d.stop() == 0
+
+
+def test_a_card_job_for_a_printer_not_reachable_yet_is_not_started(daemons: Any,
+                                                                   tmp_path: Path) -> None:
+    """Found by a campaign: an `issue` before the printer answered after a restart
+    (its restart recovery could not run) came back as an internal error."""
+    d = daemons(f'[[printer]]\nid = "p1"\nurl = "serial://{tmp_path}/no-such-tty"\n'
+                'family = "evolis"\npoll_interval = 60\n').start()
+    d.call("receive", batch_id="B-1", count=5)
+    out = d.call("issue", job_id="j-1", printer="p1")
+    assert (out["outcome"], out["fault"]) == ("not_started", "printer_offline")
+    assert d.call("blanks")["stock"] == 5
+    assert d.stop() == 0
