@@ -454,7 +454,9 @@ class Campaign:
             if res["outcome"] == "stuck" and res.get("fault") == "card_jam":
                 self.done[job] = "resolved"
                 return
-        raise RuntimeError(f"job {job} never settled")
+        raise RuntimeError(f"job {job} never settled: last answer {res}, printer "
+                           f"{printer}: {self.models[printer].errors or 'no error'}, card at "
+                           f"{self.models[printer].position}")
 
     def _replay(self) -> None:
         """The application sends again what it already sent."""

@@ -355,6 +355,8 @@ class CardIssuer:
             self.retry_stuck()
         if self.stuck:
             return next(iter(self.stuck.values()))
+        if self._unrecorded:   # a card left that could not be recorded: no new card yet
+            return DISK_FULL
         return None
 
     def recover_after_restart(self, open_jobs: Sequence[str]) -> list[str]:
@@ -399,7 +401,10 @@ class CardIssuer:
             except PrinterError:
                 continue
             del self.stuck[job_id]
-            self.ledger.record(model.reject(job_id, code, device=self.device))
+            # The card is in the reject box now: record it, or hold the record
+            # for recover() when the disk is full.
+            self._outcome(model.reject(job_id, code, device=self.device),
+                          IssueResult(job_id, REJECT, reason=code))
             self.faults.clear_fault(self.device, code)
 
     def resolve(self, job_id: str, *, removed: bool) -> None:
@@ -408,12 +413,13 @@ class CardIssuer:
         (written off)."""
         if job_id not in self.stuck:
             raise KeyError(f"job {job_id} has no card stuck in {self.device}")
-        code = self.stuck.pop(job_id)
+        code = self.stuck[job_id]
         if removed:
             self.ledger.record(model.reject(job_id, "jam", device=self.device))
         else:
             self.ledger.record(model.write_off_job(job_id, "jam: card not found",
                                                    device=self.device))
+        del self.stuck[job_id]   # only once recorded: a failed record leaves it stuck
         with contextlib.suppress(PrinterError):
             self.printer.clear()
         if not self.stuck:

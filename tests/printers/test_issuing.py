@@ -139,6 +139,27 @@ def test_a_full_disk_mid_job_holds_the_job_until_it_can_be_recorded(
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_a_stuck_card_rejected_while_the_disk_is_full_is_recorded_later(
+        make_rig: Any, ledger: Ledger, mocker: Any, family: str) -> None:
+    """Found by campaign seed 2002: the cover opened mid-card (card stuck), the
+    operator closed it while the disk was full; the card went to the reject box,
+    its record failed, and the job was left open with nobody remembering it."""
+    rig = make_rig(family, "inprocess", cover_open_at=[1])
+    disk = _FullDisk(ledger, mocker)
+    issuer = CardIssuer(rig.printer, ledger, "p1")
+    first = issuer.issue("j1", PANELS)
+    assert (first.outcome, first.fault) == (STUCK, "cover_open")
+    rig.model.operator_close_cover()
+    disk.full = True
+    held = issuer.issue("j2", PANELS)        # recovery rejects j1's card, cannot record it
+    assert held.fault == "disk_full" and rig.model.truth.rejected == 1
+    disk.full = False
+    assert issuer.issue("j1", PANELS).outcome == REJECT   # recorded now
+    assert issuer.issue("j2", PANELS).outcome == COMPLETE
+    assert_ledger_matches(ledger, rig.model, 2000)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_reconciling_while_a_job_is_in_flight_does_not_count_its_card_twice(
         make_rig: Any, ledger: Ledger, family: str) -> None:
     """Found by campaign seed 8: the printer vanished right after a pick; the
