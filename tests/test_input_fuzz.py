@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from simulators.cards import SimCard, VpcdSlot
@@ -87,6 +87,8 @@ def fuzz_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=st.lists(st.one_of(st.sampled_from(_WORDS), st.text(max_size=12)), min_size=1,
                      max_size=7))
+@example(argv=["report", "\x1e0"])          # found in CI: a record separator split the line
+@example(argv=["blanks", "\x1b[31mred"])    # a terminal escape must not reach the terminal
 def test_any_arguments_work_or_fail_in_one_line(fuzz_state: Path, argv: list[str],
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     if argv[0] not in ("blanks", "ledger", "report", "faults", "status"):
@@ -106,6 +108,7 @@ def test_any_arguments_work_or_fail_in_one_line(fuzz_state: Path, argv: list[str
                  and x.strip() and not x.startswith(" ")]
         assert len(lines) == 1, (argv, err)
     assert "Traceback" not in err
+    assert "\x1b" not in err and "\x1e" not in err
 
 
 # --- what vpcd sends a card ----------------------------------------------------------------

@@ -37,8 +37,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        sys.stderr.write(one_line(f"{self.prog}: error: {message} (see `{self.prog} --help`)")
+                         + "\n")
         raise SystemExit(2)
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print as one line: control and other unprintable characters
+    (which could break the line or drive a terminal) shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,13 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args, state_dir)
         return code
     except StationAgentError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        sys.stderr.write(one_line(f"{PROG}: error: {exc}") + "\n")
         return exc.exit_code
     except sqlite3.Error as exc:
         # Anything SQLite reports that a command did not translate itself
         # (a page found corrupt halfway through a read, say).
         err = translate(exc, ledger_path(state_dir or Path(".")), "reading")
-        sys.stderr.write(f"{PROG}: error: {err}\n")
+        sys.stderr.write(one_line(f"{PROG}: error: {err}") + "\n")
         return err.exit_code
     except BrokenPipeError:
         # The reader of our output went away (`| head`): not an error of ours.
