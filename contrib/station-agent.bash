@@ -39,7 +39,7 @@ _station_agent_opts() {
         "sim printer") echo "--help --family --pty --tcp --host --link --control --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --ack --scenario" ;;
         "sim card") echo "--help --profile --port --host --seed" ;;
         "sim server") echo "--help --port --host --mode --slow-ms" ;;
-        "fleet") echo "--help --broker --cafile --username --password-file --prefix --session --wait --watch --json" ;;
+        "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json" ;;
         "report") echo "--help --date --format --lang --output --cover-days --json" ;;
         "diag") echo "--help --json --timeout" ;;
         "completion") echo "--help" ;;
@@ -65,7 +65,7 @@ _station_agent_valued() {
         "sim printer") echo "--family --tcp --host --link --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --ack --scenario" ;;
         "sim card") echo "--profile --port --host --seed" ;;
         "sim server") echo "--port --host --mode --slow-ms" ;;
-        "fleet") echo "--broker --cafile --username --password-file --prefix --session --wait" ;;
+        "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait" ;;
         "report") echo "--date --format --lang --output --cover-days" ;;
         "diag") echo "--timeout" ;;
     esac
@@ -117,7 +117,7 @@ _station_agent() {
         choices="$(_station_agent_choices "$path" "$prev")"
         if [[ -n $choices ]]; then
             COMPREPLY=( $(compgen -W "$choices" -- "$cur") )
-        elif [[ " --state-dir --config --output --cafile --password-file --link " == *" $prev "* ]]; then
+        elif [[ " --state-dir --config --output --cafile --password-file --certfile --keyfile --link " == *" $prev "* ]]; then
             COMPREPLY=( $(compgen -f -- "$cur") )
         fi
         return 0

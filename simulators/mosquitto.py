@@ -52,7 +52,8 @@ class Mosquitto:
     """One broker process; ``start``/``stop`` (clean, saves)/``kill`` (-9)/``restart``."""
 
     def __init__(self, root: Path, *, port: int | None = None, persistence: bool = True,
-                 tls: TlsFiles | None = None, password_file: Path | None = None) -> None:
+                 tls: TlsFiles | None = None, password_file: Path | None = None,
+                 require_certificate: bool = False) -> None:
         binary = find_binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed: apt-get install mosquitto")
@@ -85,6 +86,8 @@ class Mosquitto:
         if tls is not None:
             lines += [f"cafile {tls.cafile}", f"certfile {tls.certfile}",
                       f"keyfile {tls.keyfile}"]
+            if require_certificate:     # mutual TLS: clients show a cert signed by cafile
+                lines += ["require_certificate true", "use_identity_as_username true"]
         self.config.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -93,6 +93,8 @@ class UplinkConfig:
     cafile: Path | None = None           # mqtts:// only; default: the system's CAs
     username: str | None = None
     password_file: Path | None = None    # mode must not let group/others read it
+    certfile: Path | None = None         # mqtts:// client certificate (mutual TLS)
+    keyfile: Path | None = None          # its private key; mode must be 600 or stricter
     client_id: str | None = None         # default "station-agent-<station id>"
     topic_prefix: str = "stations"
     window: int = 64                     # unacknowledged events at most
@@ -105,7 +107,8 @@ class UplinkConfig:
         if self.mqtt_url is None:
             return None
         return parse_broker(self.mqtt_url, cafile=self.cafile, username=self.username,
-                            password_file=self.password_file, what="[uplink] mqtt_url")
+                            password_file=self.password_file, certfile=self.certfile,
+                            keyfile=self.keyfile, what="[uplink] mqtt_url")
 
     def settings(self) -> RelaySettings:
         """The relay's settings."""
@@ -351,8 +354,9 @@ _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 def _uplink(file: str, path: Path, raw: object) -> UplinkConfig:
     up = _Table(file, "[uplink]", raw)
-    up.only(("mqtt_url", "cafile", "username", "password_file", "client_id", "topic_prefix",
-             "window", "keepalive", "reconnect_max", "status_interval"))
+    up.only(("mqtt_url", "cafile", "username", "password_file", "certfile", "keyfile",
+             "client_id", "topic_prefix", "window", "keepalive", "reconnect_max",
+             "status_interval"))
     url = _network_url(up, "mqtt_url", "mqtt://127.0.0.1:1883", ("mqtt", "mqtts"))
     here = path.parent
 
@@ -365,6 +369,8 @@ def _uplink(file: str, path: Path, raw: object) -> UplinkConfig:
         cafile=file_key("cafile", 'the path of a PEM CA file such as "ca.pem"'),
         username=up.text("username", "a broker user name"),
         password_file=file_key("password_file", "the path of a file holding the password"),
+        certfile=file_key("certfile", 'the path of the station\'s PEM client certificate'),
+        keyfile=file_key("keyfile", 'the path of the PEM private key of certfile'),
         client_id=up.text("client_id", "an MQTT client id (letters, digits, . _ -)",
                           pattern=_ID),
         topic_prefix=up.text("topic_prefix", 'topic levels such as "stations" or "ntt/stations"',
@@ -374,7 +380,7 @@ def _uplink(file: str, path: Path, raw: object) -> UplinkConfig:
         reconnect_max=up.number("reconnect_max", 30.0, low=0.5, high=3600),
         status_interval=up.number("status_interval", 30.0, low=1, high=3600))
     if url is None:
-        for key in ("cafile", "username", "password_file"):
+        for key in ("cafile", "username", "password_file", "certfile", "keyfile"):
             if up.has(key):
                 raise BadInput(f"{file}: [uplink] {key}: set only with mqtt_url; add mqtt_url "
                                "or remove it")

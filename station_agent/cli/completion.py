@@ -14,7 +14,8 @@ from pathlib import Path
 from station_agent.cli.examples import subparsers, walk
 
 #: Options whose value is a file or directory path: bash completes file names.
-PATH_OPTIONS = ("--state-dir", "--config", "--output", "--cafile", "--password-file", "--link")
+PATH_OPTIONS = ("--state-dir", "--config", "--output", "--cafile", "--password-file", "--certfile",
+                "--keyfile", "--link")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -33,6 +33,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--username", metavar="USER", help="broker user name")
     p.add_argument("--password-file", metavar="FILE",
                    help="file holding the password (must be readable only by its owner)")
+    p.add_argument("--certfile", metavar="FILE",
+                   help="client certificate (PEM) for brokers that require one (mqtts)")
+    p.add_argument("--keyfile", metavar="FILE",
+                   help="private key of --certfile (PEM, readable only by its owner)")
     p.add_argument("--prefix", default="stations", help="topic prefix (default: stations)")
     p.add_argument("--session", metavar="NAME",
                    help="durable session name: the broker keeps events for it while away")
@@ -54,7 +58,8 @@ def cmd_fleet(args: argparse.Namespace, _state: Path | None) -> int:
     if args.wait < 0:
         raise BadInput("--wait: expected a number of seconds >= 0")
     broker = parse_broker(args.broker, cafile=args.cafile, username=args.username,
-                          password_file=args.password_file, what="--broker")
+                          password_file=args.password_file, certfile=args.certfile,
+                          keyfile=args.keyfile, what="--broker")
     consumer = FleetConsumer(broker, FleetView(args.prefix), session=args.session).start()
     try:
         if not args.watch:

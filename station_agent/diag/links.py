@@ -75,7 +75,7 @@ def uplink_checks(cfg: Any, station_id: str, backlog: dict[str, Any],
 
 def _link_check(cfg: Any, station_id: str, up: dict[str, Any] | None, timeout: float) -> Check:
     from station_agent.errors import StationAgentError
-    from station_agent.uplink.broker import parse_broker, probe_broker
+    from station_agent.uplink.broker import probe_broker
 
     keep = ("events are kept on this station and sent when it connects; "
             "check [uplink] and the network path to the broker")
@@ -86,8 +86,7 @@ def _link_check(cfg: Any, station_id: str, up: dict[str, Any] | None, timeout: f
         return failed("uplink", f"{up.get('state', 'not connected')}: "
                                 f"{up.get('error') or 'no connection yet'}", keep)
     try:
-        broker = parse_broker(cfg.mqtt_url, cafile=cfg.cafile, username=cfg.username,
-                              password_file=cfg.password_file)
+        broker = cfg.broker()
         ms = probe_broker(broker, f"station-agent-diag-{station_id}", timeout)
     except StationAgentError as exc:
         return failed("uplink", str(exc), keep)

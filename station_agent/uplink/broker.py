@@ -9,6 +9,11 @@ side connects the same way:
 * A username (``username`` or ``mqtt://user@host``) and a password read from
   a file that only its owner can read. A password in the URL is refused: URLs
   end up in logs and in ``ps``.
+* With ``mqtts``, optionally a client certificate (``certfile``) and its
+  private key (``keyfile``, unencrypted PEM that only its owner can read) for
+  brokers that authenticate stations by certificate (mutual TLS). The pair is
+  loaded once when the settings are read, so a key that does not match its
+  certificate is a configuration error, not a connection that keeps failing.
 
 :func:`explain` turns what goes wrong while connecting into one line naming
 the broker, what failed and what to do.
@@ -44,6 +49,8 @@ class Broker:
     cafile: Path | None = None
     username: str | None = None
     password_file: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
     @property
     def where(self) -> str:
@@ -57,7 +64,8 @@ class Broker:
 
 
 def parse_broker(url: str, *, cafile: str | Path | None = None, username: str | None = None,
-                 password_file: str | Path | None = None, what: str = "broker URL") -> Broker:
+                 password_file: str | Path | None = None, certfile: str | Path | None = None,
+                 keyfile: str | Path | None = None, what: str = "broker URL") -> Broker:
     """Validate ``url`` and the settings around it; :class:`BadInput` naming the fix."""
     parts = urlsplit(url)
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
@@ -87,16 +95,64 @@ def parse_broker(url: str, *, cafile: str | Path | None = None, username: str | 
         read_secret(pw, "password_file")
         if user is None:
             raise BadInput(f"{what}: a password file without a username; set the username")
-    return Broker(url, parts.hostname, port, tls, ca, user, pw)
+    cert, key = _client_pair(url, tls, certfile, keyfile, what)
+    return Broker(url, parts.hostname, port, tls, ca, user, pw, cert, key)
 
 
-def read_secret(path: Path, what: str) -> str:
-    """Read a secret (first line) from ``path``, refusing files others can read."""
+def _client_pair(url: str, tls: bool, certfile: str | Path | None, keyfile: str | Path | None,
+                 what: str) -> tuple[Path | None, Path | None]:
+    """Check a client certificate and its key: both or neither, mqtts only, the key
+    private and unencrypted, the two a pair."""
+    import ssl
+
+    if certfile is None and keyfile is None:
+        return None, None
+    if certfile is None or keyfile is None:
+        missing = "certfile" if certfile is None else "keyfile"
+        raise BadInput(f"{what}: a client {'key' if missing == 'certfile' else 'certificate'} "
+                       f"without its {'certificate' if missing == 'certfile' else 'key'}; "
+                       f"set {missing} too, or neither")
+    if not tls:
+        raise BadInput(f"{what} {url!r}: a client certificate only applies to mqtts:// URLs; "
+                       "use mqtts:// or drop certfile and keyfile")
+    cert, key = Path(certfile), Path(keyfile)
+    if not cert.is_file():
+        raise BadInput(f"certfile {cert} does not exist: give the PEM file of this "
+                       "station's client certificate")
+    check_private(key, "keyfile", "the station's private key (PEM)")
+    try:
+        encrypted = b"ENCRYPTED" in key.read_bytes()[:4096]
+    except OSError as exc:
+        raise BadInput(f"keyfile {key} cannot be read ({exc.strerror or exc})") from None
+    if encrypted:
+        raise BadInput(f"keyfile {key} is encrypted with a passphrase: the daemon starts "
+                       "unattended, so store the key unencrypted (`openssl pkey -in KEY "
+                       "-out NEW`) with mode 600")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        # An empty password: an encrypted key fails here instead of prompting on a tty.
+        ctx.load_cert_chain(str(cert), str(key), password="")
+    except ssl.SSLError as exc:
+        reason = (exc.reason or str(exc)).lower()
+        if "mismatch" in reason:
+            raise BadInput(f"keyfile {key} is not the key of certfile {cert}: give the key "
+                           "the certificate was made for") from None
+        raise BadInput(f"certfile {cert} / keyfile {key} cannot be loaded ({exc.reason or exc})"
+                       ": give a PEM certificate and its PEM private key") from None
+    except OSError as exc:
+        raise BadInput(f"certfile {cert} / keyfile {key} cannot be read "
+                       f"({exc.strerror or exc})") from None
+    return cert, key
+
+
+def check_private(path: Path, what: str, holds: str = "the secret") -> os.stat_result:
+    """Refuse a secret's file that is missing, not a regular file, or readable by
+    group or others (one line naming the ``chmod`` that fixes it)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise BadInput(f"{what} {path} does not exist: create it with the secret on one "
-                       "line and `chmod 600` it") from None
+        raise BadInput(f"{what} {path} does not exist: create it with {holds} and "
+                       "`chmod 600` it") from None
     except OSError as exc:
         raise BadInput(f"{what} {path} cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
@@ -105,6 +161,12 @@ def read_secret(path: Path, what: str) -> str:
         raise BadInput(f"{what} {path} is readable by group or others (mode "
                        f"{stat.S_IMODE(st.st_mode):04o}): run `chmod 600 {path}` so only its "
                        "owner can read it")
+    return st
+
+
+def read_secret(path: Path, what: str) -> str:
+    """Read a secret (first line) from ``path``, refusing files others can read."""
+    check_private(path, what, "the secret on one line")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -136,6 +198,8 @@ def make_client(broker: Broker, client_id: str, *, clean_session: bool = True,
         ctx = ssl.create_default_context(cafile=str(broker.cafile) if broker.cafile else None)
         ctx.check_hostname = True
         ctx.verify_mode = ssl.CERT_REQUIRED
+        if broker.certfile is not None and broker.keyfile is not None:
+            ctx.load_cert_chain(str(broker.certfile), str(broker.keyfile), password="")
         client.tls_set_context(ctx)
     if broker.username is not None:
         client.username_pw_set(broker.username, broker.password())
@@ -157,6 +221,9 @@ def explain(broker: Broker, exc: BaseException) -> str:
                     f"({reason}): connect by the name in the certificate")
         return (f"TLS: the certificate of broker {where} is not trusted ({reason}): set "
                 "[uplink] cafile to the CA that signed it")
+    alert = tls_alert(broker, str(exc)) if isinstance(exc, ssl.SSLError) else None
+    if alert is not None:
+        return alert
     if isinstance(exc, ssl.SSLError):
         return (f"TLS handshake with broker {where} failed ({exc.reason or exc}): check that "
                 "the port speaks TLS (mqtts://) and the CA file")
@@ -171,6 +238,66 @@ def explain(broker: Broker, exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"connection to broker {where} failed ({exc.strerror or exc})"
     return f"connection to broker {where} failed ({exc})"
+
+
+def tls_alert(broker: Broker, text: str) -> str | None:
+    """One line for a TLS alert about this station's client certificate, from the text
+    of the error (an exception or paho's log line), or None when it is not one.
+
+    With TLS 1.3 the broker judges the client's certificate after the handshake has
+    completed on the client's side, so the alert arrives with the first read; paho
+    then only logs it and reports a lost connection."""
+    low = text.lower()
+    if "certificate required" in low:
+        return (f"TLS: broker {broker.where} requires a client certificate: set [uplink] "
+                "certfile and keyfile to this station's certificate and key")
+    if broker.certfile is not None and any(
+            a in low for a in ("unknown ca", "bad certificate", "certificate unknown",
+                               "unsupported certificate", "certificate expired",
+                               "certificate revoked")):
+        return (f"TLS: broker {broker.where} refused this station's client certificate "
+                f"({text.strip()}): use a certificate signed by a CA the broker trusts, "
+                "valid today")
+    return None
+
+
+def no_connack(broker: Broker, timeout: float, last_error: str | None) -> str:
+    """One line for a connection that ended, or stayed silent, before the broker's
+    CONNACK; ``last_error`` is what paho logged about the socket, if anything."""
+    if last_error:
+        alert = tls_alert(broker, last_error)
+        if alert is not None:
+            return alert
+        if broker.tls and any(w in last_error.lower() for w in ("eof occurred", "reset by peer",
+                                                               "unexpected eof")):
+            closed = (f"broker {broker.where} closed the TLS connection before its MQTT "
+                      f"answer ({last_error.strip()})")
+            if broker.certfile is None:
+                return (f"{closed}: a broker that authenticates stations by certificate "
+                        "does this; set [uplink] certfile and keyfile, or see the broker's log")
+            return (f"{closed}: it may not accept this station's client certificate; use one "
+                    "signed by a CA the broker trusts, valid today, or see the broker's log")
+        return (f"the connection to broker {broker.where} closed before its MQTT answer "
+                f"({last_error.strip()}): check that the port is an MQTT broker's and the "
+                "broker's log")
+    return (f"no MQTT answer (CONNACK) from broker {broker.where} within {timeout:g} s: "
+            "check that the port is an MQTT broker's")
+
+
+class SocketErrors:
+    """Keeps the first error paho logged since :attr:`last` was reset
+    (``client.on_log = errors.note``): paho reports a socket error during a read
+    only as a lost connection and a log line, followed by lines about the
+    connection being gone that say less."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+
+    def note(self, client: Any, userdata: Any, level: int, buf: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        if level == mqtt.MQTT_LOG_ERR and self.last is None:
+            self.last = buf.removeprefix("failed to receive on socket: ")
 
 
 def explain_refusal(broker: Broker, reason: str) -> str:
@@ -197,6 +324,8 @@ def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float) -> flo
 
     accepted = threading.Event()
     refusal: list[str] = []
+    errors = SocketErrors()
+    client.on_log = errors.note
     user_cb: Any = client.on_connect
 
     def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: Any,
@@ -220,8 +349,7 @@ def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float) -> flo
     client.loop_stop()
     if refusal:
         raise OperationFailed(explain_refusal(broker, refusal[0]))
-    raise OperationFailed(f"no MQTT answer (CONNACK) from broker {broker.where} within "
-                          f"{timeout:g} s: check that the port is an MQTT broker's")
+    raise OperationFailed(no_connack(broker, timeout, errors.last))
 
 
 def probe_broker(broker: Broker, client_id: str, timeout: float) -> float:

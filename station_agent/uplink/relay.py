@@ -46,7 +46,14 @@ from station_agent.ledger import outbox as ob
 from station_agent.ledger.errors import StorageError
 from station_agent.ledger.store import open_reader
 from station_agent.uplink import messages
-from station_agent.uplink.broker import Broker, explain, explain_refusal, make_client
+from station_agent.uplink.broker import (
+    Broker,
+    SocketErrors,
+    explain,
+    explain_refusal,
+    make_client,
+    no_connack,
+)
 
 #: Acknowledged events are marked sent at least this often (seconds) ...
 ACK_FLUSH_S = 0.05
@@ -97,6 +104,7 @@ class Relay:
         # State of the link (read by info() from other threads; plain values).
         self.connected = False
         self.error: str | None = None
+        self._socket_errors = SocketErrors()
         self.connected_since: str | None = None
         self.last_ack_at: str | None = None
         self.sent = 0                       # events acknowledged in this run
@@ -181,11 +189,13 @@ class Relay:
                              connect_timeout=s.connect_timeout)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
+        client.on_log = self._socket_errors.note
         return client
 
     def _connect(self) -> bool:
         s = self.settings
         self._connack = None
+        self._socket_errors.last = None
         try:
             if self._client is None:
                 self._client = self._new_client()
@@ -204,8 +214,7 @@ class Relay:
                 return False
             return self._failed(
                 explain_refusal(self.broker, self._connack) if self._connack else
-                f"no MQTT answer (CONNACK) from broker {self.broker.where} within "
-                f"{s.connect_timeout:g} s: check that the port is an MQTT broker's")
+                no_connack(self.broker, s.connect_timeout, self._socket_errors.last))
         self.attempts, self.error = 0, None
         self.connected, self.connected_since = True, now_utc()
         self._status_dirty = self._faults_dirty = True

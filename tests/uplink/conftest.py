@@ -49,13 +49,16 @@ class Recorder:
     """A durable-session subscriber keeping every message it receives, raw."""
 
     def __init__(self, broker: Mosquitto, topics: str = "stations/#",
-                 client_id: str = "test-recorder", cafile: Path | None = None) -> None:
+                 client_id: str = "test-recorder", cafile: Path | None = None,
+                 cert: tuple[Path, Path] | None = None) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=False, protocol=mqtt.MQTTv311)
         if cafile is not None:
-            self.client.tls_set(ca_certs=str(cafile))
+            self.client.tls_set(ca_certs=str(cafile),
+                                certfile=str(cert[0]) if cert else None,
+                                keyfile=str(cert[1]) if cert else None)
         self.client.reconnect_delay_set(0.1, 0.5)
         self.topics = topics
         self.client.on_connect = lambda c, u, f, r, p: c.subscribe(topics, qos=1)
@@ -150,3 +153,20 @@ def make_tls(root: Path, name: str = "ca") -> TlsFiles:
     run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
         "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext))
     return TlsFiles(cafile=ca, certfile=cert, keyfile=key)
+
+
+def make_client_cert(root: Path, cn: str, ca_name: str = "ca") -> tuple[Path, Path]:
+    """A client certificate (clientAuth) for ``cn`` signed by the CA :func:`make_tls`
+    made in ``root`` under ``ca_name``; ``(certfile, keyfile)``, the key mode 600."""
+    ca_key, ca = root / f"{ca_name}.key", root / f"{ca_name}.pem"
+    key, csr, cert = root / f"{cn}.key", root / f"{cn}.csr", root / f"{cn}.pem"
+    ext = root / f"{cn}.ext"
+    ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                   "extendedKeyUsage=clientAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for args in (["req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}"],
+                 ["x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+                  "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext)]):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    key.chmod(0o600)
+    return cert, key

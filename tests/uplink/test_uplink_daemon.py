@@ -17,7 +17,13 @@ from station_agent.fleet.view import FleetView
 from tests.agent.conftest import Daemon
 from tests.conftest import run_cli, spawn, terminate
 from tests.helpers.silent import SilentServer
-from tests.uplink.conftest import Recorder, event_seqs, make_tls, record_receives
+from tests.uplink.conftest import (
+    Recorder,
+    event_seqs,
+    make_client_cert,
+    make_tls,
+    record_receives,
+)
 
 
 def uplink_config(url: str, **extra: Any) -> str:
@@ -210,6 +216,96 @@ def test_tls_with_a_generated_ca_and_a_wrong_ca_refused(
     # The fleet CLI refuses the same way, in one line.
     res = run_cli("fleet", "--broker", url, "--cafile", str(wrong.cafile))
     assert res.code == 1 and "not trusted" in res.err and len(res.err.strip().splitlines()) == 1
+
+
+def wait_uplink_error(d: Daemon, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while not (up := uplink(d))["error"]:
+        assert time.monotonic() < deadline, f"no uplink error within {timeout} s: {up}"
+        time.sleep(0.2)
+    assert not up["connected"]
+    return str(up["error"])
+
+
+def test_mutual_tls_with_a_client_certificate(daemons: Any, brokers: Any, recorders: Any,
+                                              tmp_path: Path) -> None:
+    ca_dir = tmp_path / "ca"
+    tls = make_tls(ca_dir)
+    station_cert = make_client_cert(ca_dir, "station-01")
+    broker = brokers(tls=tls, require_certificate=True)
+    url = f"mqtts://localhost:{broker.port}"
+    rec = recorders(broker, cafile=tls.cafile,
+                    cert=make_client_cert(ca_dir, "recorder")).start()
+
+    cert, key = (str(p) for p in station_cert)
+    d = daemons(uplink_config(url, cafile=str(tls.cafile), certfile=cert, keyfile=key)).start()
+    record_receives(d.state / "agent.sock", 20)
+    up = wait_drained(d, 30)
+    rec.wait_for(lambda r: len(set(event_seqs(r))) >= up["last_seq"], 30,
+                 "events over mutual TLS")
+    # The fleet view logs in with a certificate the same way.
+    res = run_cli("fleet", "--broker", url, "--cafile", str(tls.cafile), "--certfile", cert,
+                  "--keyfile", key, "--wait", "1.5", "--json")
+    assert res.code == 0, res.err
+    assert [s["station_id"] for s in json.loads(res.out)["stations"]] == ["test-01"]
+    d.stop()
+
+    # No client certificate: the broker ends the connection (with TLS 1.3, after the
+    # client's side of the handshake); the error names what to set.
+    bare = daemons(uplink_config(url, cafile=str(tls.cafile))).start()
+    err = wait_uplink_error(bare)
+    assert "client certificate" in err or "by certificate" in err, err
+    assert "certfile and keyfile" in err, err
+    bare.stop()
+
+    # A certificate from a CA the broker does not trust.
+    other_dir = tmp_path / "other"
+    make_tls(other_dir, name="other-ca")
+    o_cert, o_key = (str(p) for p in make_client_cert(other_dir, "station-01", "other-ca"))
+    stranger = daemons(uplink_config(url, cafile=str(tls.cafile), certfile=o_cert,
+                                     keyfile=o_key)).start()
+    err = wait_uplink_error(stranger)
+    assert "this station's client certificate" in err and "CA the broker trusts" in err, err
+    stranger.stop()
+
+
+def test_client_key_must_be_private_and_match(daemons: Any, tmp_path: Path) -> None:
+    ca_dir = tmp_path / "ca"
+    make_tls(ca_dir)
+    cert, key = make_client_cert(ca_dir, "station-01")
+    _, other_key = make_client_cert(ca_dir, "station-02")
+
+    def check(**extra: Any) -> str:
+        cfg = daemons(uplink_config("mqtts://localhost:8883", **extra))
+        res = run_cli("--config", str(cfg.config), "run", "--check-config")
+        assert res.code == 2, (extra, res.out, res.err)
+        assert len(res.err.strip().splitlines()) == 1, res.err
+        return res.err
+
+    key.chmod(0o640)
+    err = check(certfile=str(cert), keyfile=str(key))
+    assert "readable by group or others (mode 0640)" in err and "chmod 600" in err
+    key.chmod(0o600)
+    assert "is not the key of certfile" in check(certfile=str(cert), keyfile=str(other_key))
+    assert "without its key" in check(certfile=str(cert))
+    assert "without its certificate" in check(keyfile=str(key))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    assert "cannot be loaded" in check(certfile=str(garbage), keyfile=str(key))
+    assert "mqtts://" in daemons_check_plain(daemons, cert, key)
+    encrypted = tmp_path / "encrypted.key"
+    import subprocess
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-out", str(encrypted), "-aes256",
+                    "-passout", "pass:secret"], check=True, capture_output=True)
+    encrypted.chmod(0o600)
+    assert "encrypted with a passphrase" in check(certfile=str(cert), keyfile=str(encrypted))
+
+
+def daemons_check_plain(daemons: Any, cert: Path, key: Path) -> str:
+    cfg = daemons(uplink_config("mqtt://localhost:1883", certfile=str(cert), keyfile=str(key)))
+    res = run_cli("--config", str(cfg.config), "run", "--check-config")
+    assert res.code == 2
+    return res.err
 
 
 def test_login_with_a_password_file(daemons: Any, brokers: Any, recorders: Any,
