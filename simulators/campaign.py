@@ -194,6 +194,7 @@ class Campaign:
         for family, pid in (("evolis", "evolis-1"), ("magicard", "magicard-1")):
             sim = build_simulator(family, **self.plan.printer_options[family])
             server = PtyServer(sim, link=self.root / f"{pid}.tty").start()
+            sim.model.track_fates()
             self.sims[pid], self.models[pid] = sim, sim.model
             self.servers.append(server)
 
@@ -390,7 +391,7 @@ class Campaign:
                 (job,)).fetchone()
         finally:
             conn.close()
-        fate = self.models[device].fates.get(int(str(ref).removeprefix("counter=")))
+        fate = (self.models[device].fates or {}).get(int(str(ref).removeprefix("counter=")))
         return {"issued": "issued", "rejected": "spoiled", "removed": "spoiled",
                 "missing": "lost"}[fate]
 

@@ -147,8 +147,10 @@ class PrinterModel:
         self.hopper = 0
         self.reject_box = 0
         self.truth = GroundTruth()
-        #: Where each card (by number) ended: issued, rejected, removed, missing.
-        self.fates: dict[int, str] = {}
+        #: Where each card (by number) ended: issued, rejected, removed, missing;
+        #: kept only when :meth:`track_fates` was called (a campaign's ground truth),
+        #: so a simulated printer that runs for a long time does not grow.
+        self.fates: dict[int, str] | None = None
         self.downloaded: dict[str, bytes] = {}
         self.vanished_until = 0.0
         self._fired_events: set[tuple[int, str]] = set()
@@ -241,6 +243,16 @@ class PrinterModel:
         if self.print_delay:
             time.sleep(self.print_delay)
 
+    def track_fates(self) -> None:
+        """Start recording in :attr:`fates` where each card from now on ends."""
+        with self.lock:
+            if self.fates is None:
+                self.fates = {}
+
+    def _fate(self, fate: str) -> None:
+        if self.fates is not None:
+            self.fates[self.cards_counter] = fate
+
     def fire_once(self, event: str) -> bool:
         """True if ``event`` already happened to the current card (events fire once)."""
         key = (self.cards_counter, event)
@@ -258,7 +270,7 @@ class PrinterModel:
             self.position = None
             self.hopper += 1
             self.truth.issued += 1
-            self.fates[self.cards_counter] = "issued"
+            self._fate("issued")
 
     def reject(self) -> None:
         """Card to the reject box (spoiled, kept)."""
@@ -275,7 +287,7 @@ class PrinterModel:
             self.position = None
             self.reject_box += 1
             self.truth.rejected += 1
-            self.fates[self.cards_counter] = "rejected"
+            self._fate("rejected")
 
     def clear(self) -> None:
         """Clear the error state (``Scs`` / ``CLR``): everything but a jammed card,
@@ -306,7 +318,7 @@ class PrinterModel:
                     self.truth.removed_by_operator += 1
                 else:
                     self.truth.missing += 1
-                self.fates[self.cards_counter] = "removed" if removed else "missing"
+                self._fate("removed" if removed else "missing")
             self.errors.discard(JAM)
 
     def operator_close_cover(self) -> None:

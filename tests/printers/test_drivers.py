@@ -156,3 +156,23 @@ def test_a_late_reply_at_reconnect_is_not_taken_for_another_printer(make_rig: An
     p.link.retry_now()
     assert p.status().conditions == ()
     assert p.expected_serial == rig.model.serial
+
+
+def test_the_printer_model_keeps_card_fates_only_when_asked() -> None:
+    # A simulated printer inside a long-running daemon must not grow per card; a
+    # campaign asks for the fate of each card as ground truth.
+    from simulators.printers.model import PrinterModel
+
+    m = PrinterModel(cards=10)
+    for _ in range(3):
+        m.pick()
+        m.eject()
+    assert m.fates is None
+    m.track_fates()
+    m.pick()
+    m.eject()
+    m.pick()
+    m.reject()
+    m.pick()
+    m.operator_resolve_jam(removed=False)
+    assert m.fates == {4: "issued", 5: "rejected", 6: "missing"}
