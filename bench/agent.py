@@ -154,18 +154,9 @@ def rss(root: Path, first: int, total: int) -> None:
 
 
 def idle_cpu(root: Path, seconds: float) -> None:
+    """Both daemons (with devices, and the baseline without) run and are measured
+    over the same window: the machine is nearly idle, and it halves the time."""
     from simulators.cards.pcscd import unavailable
-
-    def measure(body: str, where: Path) -> float:
-        where.mkdir(parents=True)
-        d = _Daemon(where, body)
-        try:
-            time.sleep(3)          # connected, first polls done
-            c0, t0 = d.cpu_s(), time.monotonic()
-            time.sleep(seconds)
-            return (d.cpu_s() - c0) / (time.monotonic() - t0) * 100
-        finally:
-            d.stop()
 
     sims = [_SimPrinter("evolis"), _SimPrinter("magicard")]
     pcscd: Any = None
@@ -182,10 +173,19 @@ def idle_cpu(root: Path, seconds: float) -> None:
             f'[[printer]]\nid = "magicard-1"\nurl = "serial://{sims[1].tty}"\n'
             'family = "magicard"\n'
             f'[[reader]]\nid = "encoder-1"\nurl = "{reader_url}"\nprinter = "evolis-1"\n')
+    daemons: list[_Daemon] = []
     try:
-        busy = measure(body, root / "devices")
-        bare = measure("", root / "none")
+        for where, config in ((root / "devices", body), (root / "none", "")):
+            where.mkdir(parents=True)
+            daemons.append(_Daemon(where, config))
+        time.sleep(3)          # connected, first polls done
+        c0, t0 = [d.cpu_s() for d in daemons], time.monotonic()
+        time.sleep(seconds)
+        elapsed = time.monotonic() - t0
+        busy, bare = ((d.cpu_s() - c) / elapsed * 100 for d, c in zip(daemons, c0, strict=True))
     finally:
+        for d in daemons:
+            d.stop()
         for s in sims:
             s.stop()
         if pcscd is not None:
@@ -193,7 +193,7 @@ def idle_cpu(root: Path, seconds: float) -> None:
             pcscd.close()
     emit("agent.idle_cpu", busy, "% of one core", bare, 1.0 / max(busy, 1e-6),
          seconds=seconds, printers=2, readers=1, reader=reader_url.split(":")[0],
-         target_pct=1.0, baseline_is="same daemon, no devices")
+         target_pct=1.0, baseline_is="same daemon, no devices, same window")
 
 
 def main(argv: list[str] | None = None) -> None:

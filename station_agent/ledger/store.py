@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from station_agent import clock
 from station_agent.ledger import model
@@ -45,6 +45,10 @@ _BUSY_TIMEOUT_MS = 30_000
 STATE_COUNTERS: Final = (*model.ACCOUNTS, *(f"total_{k}" for k in model.KINDS))
 #: Reads the whole ``state`` row: counters, then head seq and hash.
 STATE_SELECT: Final = f"SELECT {', '.join(STATE_COUNTERS)}, head_seq, head_hash FROM state"
+#: The same, plus the time stamp of the head entry (NULL before the first entry):
+#: what a commit needs, in one statement.
+_STATE_AND_HEAD_TS = (f"SELECT {', '.join(STATE_COUNTERS)}, head_seq, head_hash, "
+                      "(SELECT ts FROM entries WHERE seq = state.head_seq) FROM state")
 
 SCHEMA: Final = (
     """CREATE TABLE meta (
@@ -415,7 +419,17 @@ class State:
 
 def read_state(conn: sqlite3.Connection) -> State:
     """Read the ``state`` row (one statement, so one consistent snapshot)."""
-    row = conn.execute(STATE_SELECT).fetchone()
+    return _state(conn.execute(STATE_SELECT).fetchone())
+
+
+def read_state_and_head_ts(conn: sqlite3.Connection) -> tuple[State, str | None]:
+    """The ``state`` row and the time stamp of its head entry (None before the
+    first entry), in one statement: what every commit reads first."""
+    row = conn.execute(_STATE_AND_HEAD_TS).fetchone()
+    return _state(row and row[:-1]), (None if row is None or row[-1] is None else str(row[-1]))
+
+
+def _state(row: tuple[Any, ...] | None) -> State:
     if row is None:
         raise StorageError("the ledger's state record is missing: run `station-agent ledger "
                            "verify` and restore the ledger from a backup")

@@ -52,7 +52,7 @@ from station_agent.ledger.store import (
     now_utc,
     open_writer,
     read_meta,
-    read_state,
+    read_state_and_head_ts,
     translate,
     write_state,
 )
@@ -104,19 +104,16 @@ class _Batch:
     appended: int = 0
 
 
-def _entry_time(conn: sqlite3.Connection, head_seq: int) -> str:
-    """The time stamp of the next entries: now, but never before the last entry's.
+def _entry_time(head_ts: str | None) -> str:
+    """The time stamp of the next entries: now, but never before the last entry's
+    (``head_ts``).
 
     A clock set back (by hand, by NTP after a dead RTC battery) must not make
     entry times run backwards: reports find a day's entries by time. The
     entries keep the last time until the clock catches up; ``diag`` reports a
     clock behind the last entry."""
     now = now_utc()
-    if head_seq:
-        row = conn.execute("SELECT ts FROM entries WHERE seq = ?", (head_seq,)).fetchone()
-        if row is not None and str(row[0]) > now:
-            return str(row[0])
-    return now
+    return head_ts if head_ts is not None and head_ts > now else now
 
 
 class Ledger:
@@ -327,8 +324,8 @@ class Ledger:
             with self._lock.held():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    state = read_state(conn)
-                    batch = _Batch(state, _entry_time(conn, state.head_seq))
+                    state, head_ts = read_state_and_head_ts(conn)
+                    batch = _Batch(state, _entry_time(head_ts))
                     head_before = batch.state.head_seq
                     if len(chunk) < 2 or not self._apply_fast(chunk, batch):
                         for req in chunk:
