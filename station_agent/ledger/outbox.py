@@ -102,11 +102,21 @@ def mark_sent(conn: sqlite3.Connection, seqs: Iterable[int], at: str) -> int:
         marked += conn.execute("UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
                                (at, seq)).rowcount
     # Everything below the oldest unsent row, except the newest KEEP_SENT.
-    row = conn.execute("SELECT COALESCE(MIN(seq), (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
-                       "outbox)) FROM outbox WHERE sent_at IS NULL").fetchone()
     conn.execute("DELETE FROM outbox WHERE seq < ? AND sent_at IS NOT NULL",
-                 (int(row[0]) - KEEP_SENT,))
+                 (_oldest_unsent(conn) - KEEP_SENT,))
     return marked
+
+
+def _oldest_unsent(conn: sqlite3.Connection) -> int:
+    """The number of the oldest unsent event, or one past the newest event when all
+    are sent. Walks the outbox in seq order from its start: below the oldest unsent
+    row there are only the sent rows kept for inspection (:data:`KEEP_SENT`) and
+    those acknowledged ahead of it, so the walk is short without an index."""
+    row = conn.execute("SELECT seq FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1"
+                       ).fetchone()
+    if row is not None:
+        return int(row[0])
+    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox").fetchone()[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +135,12 @@ def backlog(conn: sqlite3.Connection) -> Backlog:
     """The backlog (zero on a ledger without an outbox)."""
     if not has_outbox(conn):
         return Backlog(0, None, 0)
-    count, oldest_seq = conn.execute(
-        "SELECT count(*), MIN(seq) FROM outbox WHERE sent_at IS NULL").fetchone()
-    oldest = None
-    if oldest_seq is not None:
-        oldest = conn.execute("SELECT created_at FROM outbox WHERE seq = ?",
-                              (oldest_seq,)).fetchone()[0]
+    first = conn.execute("SELECT seq, created_at FROM outbox WHERE sent_at IS NULL "
+                         "ORDER BY seq LIMIT 1").fetchone()
+    count, oldest = 0, None
+    if first is not None:
+        oldest = first[1]
+        (count,) = conn.execute("SELECT count(*) FROM outbox WHERE seq >= ? AND "
+                                "sent_at IS NULL", (first[0],)).fetchone()
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
     return Backlog(int(count), oldest, int(row[0]) if row else 0)

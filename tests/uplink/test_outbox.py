@@ -105,7 +105,9 @@ def test_a_ledger_from_before_the_outbox_queues_its_history(state_dir: Path) -> 
     raw.executescript("DROP TABLE outbox; DELETE FROM sqlite_sequence; PRAGMA user_version=2;")
     raw.close()
     with Ledger(state_dir) as led:
-        assert led.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == 3
+        assert led.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == 4
+        assert led.read(lambda c: c.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'outbox_unsent'").fetchone()[0]) == 0
         assert [e.event["seq"] for e in led.read(lambda c: ob.pending(c, 0, 100))] == \
             [1, 2, 3, 4, 5]
         led.record(model.pick("j9"))
