@@ -325,7 +325,7 @@ def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float) -> flo
     accepted = threading.Event()
     refusal: list[str] = []
     errors = SocketErrors()
-    client.on_log = errors.note
+    client.on_log = errors.note       # while connecting only: paho logs every packet
     user_cb: Any = client.on_connect
 
     def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: Any,
@@ -344,6 +344,7 @@ def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float) -> flo
         raise OperationFailed(explain(broker, exc)) from None
     client.loop_start()
     if accepted.wait(timeout) and not refusal:
+        client.on_log = None
         return (time.monotonic() - t0) * 1000
     client.disconnect()
     client.loop_stop()

@@ -189,7 +189,6 @@ class Relay:
                              connect_timeout=s.connect_timeout)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
-        client.on_log = self._socket_errors.note
         return client
 
     def _connect(self) -> bool:
@@ -199,6 +198,9 @@ class Relay:
         try:
             if self._client is None:
                 self._client = self._new_client()
+            # Listen to paho's log only while connecting (with a listener, paho
+            # formats a line for every packet).
+            self._client.on_log = self._socket_errors.note
             self._client.connect(self.broker.host, self.broker.port, keepalive=s.keepalive)
             deadline = time.monotonic() + s.connect_timeout
             while self._connack is None and time.monotonic() < deadline \
@@ -207,6 +209,9 @@ class Relay:
                     break
         except Exception as exc:
             return self._failed(explain(self.broker, exc))
+        finally:
+            if self._client is not None:
+                self._client.on_log = None
         if self._connack != "ok":
             with contextlib.suppress(Exception):
                 self._client.disconnect()
