@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 
 from bench.ledger import emit
 from simulators.agent_process import AgentProcess, agent_env
+from simulators.processes import terminate
 
 REPO = Path(__file__).resolve().parent.parent
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -85,8 +85,7 @@ class _SimPrinter:
         self.proc.stderr.readline()
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.communicate(timeout=10)
+        terminate(self.proc)
 
 
 def fault_latency(root: Path, injections: int) -> None:

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from simulators.processes import terminate
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -81,13 +83,7 @@ class AgentProcess:
         """SIGTERM, then SIGKILL after ``timeout``; the exit code."""
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout)
         return self.proc.returncode
 
     def client(self, timeout: float = 120.0) -> Any:

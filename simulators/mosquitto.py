@@ -13,12 +13,13 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from simulators.processes import terminate
 
 BINARY_CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto")
 
@@ -120,13 +121,7 @@ class Mosquitto:
         """Clean stop (SIGTERM): persistent sessions and queues are saved."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout)
         self.proc = None
 
     def kill(self) -> None:

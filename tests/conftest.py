@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from simulators import processes
 from simulators.cards import VpcdSlot
 from simulators.cards.pcscd import Pcscd, unavailable
 from station_agent.ledger import Ledger
@@ -74,13 +74,7 @@ def first_line(proc: subprocess.Popen[str], timeout: float = 20) -> str:
 
 def terminate(proc: subprocess.Popen[str]) -> str:
     """SIGTERM ``proc`` (SIGKILL if it does not stop in 10 s); returns its stderr."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _out, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _out, err = proc.communicate()
-    return err
+    return str(processes.terminate(proc) or "")
 
 
 @pytest.fixture

@@ -107,11 +107,12 @@ def _client_pair(url: str, tls: bool, certfile: str | Path | None, keyfile: str 
 
     if certfile is None and keyfile is None:
         return None, None
-    if certfile is None or keyfile is None:
-        missing = "certfile" if certfile is None else "keyfile"
-        raise BadInput(f"{what}: a client {'key' if missing == 'certfile' else 'certificate'} "
-                       f"without its {'certificate' if missing == 'certfile' else 'key'}; "
-                       f"set {missing} too, or neither")
+    if certfile is None:
+        raise BadInput(f"{what}: a client key without its certificate; set certfile too, "
+                       "or neither")
+    if keyfile is None:
+        raise BadInput(f"{what}: a client certificate without its key; set keyfile too, "
+                       "or neither")
     if not tls:
         raise BadInput(f"{what} {url!r}: a client certificate only applies to mqtts:// URLs; "
                        "use mqtts:// or drop certfile and keyfile")
@@ -145,7 +146,7 @@ def _client_pair(url: str, tls: bool, certfile: str | Path | None, keyfile: str 
     return cert, key
 
 
-def check_private(path: Path, what: str, holds: str = "the secret") -> os.stat_result:
+def check_private(path: Path, what: str, holds: str = "the secret") -> None:
     """Refuse a secret's file that is missing, not a regular file, or readable by
     group or others (one line naming the ``chmod`` that fixes it)."""
     try:
@@ -161,7 +162,6 @@ def check_private(path: Path, what: str, holds: str = "the secret") -> os.stat_r
         raise BadInput(f"{what} {path} is readable by group or others (mode "
                        f"{stat.S_IMODE(st.st_mode):04o}): run `chmod 600 {path}` so only its "
                        "owner can read it")
-    return st
 
 
 def read_secret(path: Path, what: str) -> str:

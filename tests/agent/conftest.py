@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from simulators.agent_process import AgentProcess
+from simulators.processes import terminate
 from station_agent.api.client import ApiClient
 from tests.conftest import REPO, cli_env, first_line, run_cli
 
@@ -107,14 +107,7 @@ class Sim:
         return self.proc.stderr.readline().strip()
 
     def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            _out, err = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _out, err = self.proc.communicate()
-        return err
+        return terminate(self.proc)
 
 
 @pytest.fixture

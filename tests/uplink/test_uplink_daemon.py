@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import queue
+import subprocess
 import sys
 import threading
 import time
@@ -275,8 +276,8 @@ def test_client_key_must_be_private_and_match(daemons: Any, tmp_path: Path) -> N
     cert, key = make_client_cert(ca_dir, "station-01")
     _, other_key = make_client_cert(ca_dir, "station-02")
 
-    def check(**extra: Any) -> str:
-        cfg = daemons(uplink_config("mqtts://localhost:8883", **extra))
+    def check(url: str = "mqtts://localhost:8883", **extra: Any) -> str:
+        cfg = daemons(uplink_config(url, **extra))
         res = run_cli("--config", str(cfg.config), "run", "--check-config")
         assert res.code == 2, (extra, res.out, res.err)
         assert len(res.err.strip().splitlines()) == 1, res.err
@@ -292,26 +293,17 @@ def test_client_key_must_be_private_and_match(daemons: Any, tmp_path: Path) -> N
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate\n")
     assert "cannot be loaded" in check(certfile=str(garbage), keyfile=str(key))
-    assert "mqtts://" in daemons_check_plain(daemons, cert, key)
+    assert "only applies to mqtts://" in check("mqtt://localhost:1883", certfile=str(cert),
+                                               keyfile=str(key))
     encrypted = tmp_path / "encrypted.key"
-    import subprocess
     subprocess.run(["openssl", "pkey", "-in", str(key), "-out", str(encrypted), "-aes256",
                     "-passout", "pass:secret"], check=True, capture_output=True)
     encrypted.chmod(0o600)
     assert "encrypted with a passphrase" in check(certfile=str(cert), keyfile=str(encrypted))
 
 
-def daemons_check_plain(daemons: Any, cert: Path, key: Path) -> str:
-    cfg = daemons(uplink_config("mqtt://localhost:1883", certfile=str(cert), keyfile=str(key)))
-    res = run_cli("--config", str(cfg.config), "run", "--check-config")
-    assert res.code == 2
-    return res.err
-
-
 def test_login_with_a_password_file(daemons: Any, brokers: Any, recorders: Any,
                                     tmp_path: Path) -> None:
-    import subprocess
-
     pw_db = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw_db), "station", "s3cret"],
                    check=True, capture_output=True)
