@@ -141,7 +141,8 @@ def _rewrite_from(conn: sqlite3.Connection, start: int) -> None:
     prev = conn.execute("SELECT hash FROM entries WHERE seq = ?", (start - 1,)).fetchone()[0]
     for row in rows:
         values = (*row[:13], prev)
-        prev = entry_hash(values)
+        category = row[ENTRY_COLUMNS.index("category")]
+        prev = entry_hash(values if category is None else (*values, category))
         conn.execute("UPDATE entries SET prev_hash = ?, hash = ? WHERE seq = ?",
                      (values[13], prev, row[0]))
     last = conn.execute("SELECT max(seq) FROM entries").fetchone()[0]
@@ -156,8 +157,8 @@ def test_only_a_consistent_rewrite_hides_an_edit_and_a_witness_catches_it(
     conn = _open_rw(state_dir)
     seq = conn.execute("SELECT seq FROM entries WHERE kind = 'reject' ORDER BY seq "
                        "LIMIT 1").fetchone()[0]
-    conn.execute("UPDATE entries SET kind = 'complete', dst = 'issued', reason = NULL "
-                 "WHERE seq = ?", (seq,))
+    conn.execute("UPDATE entries SET kind = 'complete', dst = 'issued', reason = NULL, "
+                 "category = NULL WHERE seq = ?", (seq,))
     conn.execute("UPDATE jobs SET outcome = 'complete' WHERE outcome_seq = ?", (seq,))
     conn.execute("UPDATE state SET spoiled_held = spoiled_held - 1, issued = issued + 1, "
                  "total_reject = total_reject - 1, total_complete = total_complete + 1")

@@ -7,6 +7,14 @@ writes a missing value as the record separator (0x1E); control characters
 are refused in every text field (:func:`station_agent.ledger.model.validate`),
 so the encoding is unambiguous and cheap enough to verify at several hundred
 thousand entries per second.
+
+Schema 5 added a spoil ``category`` to rejects and voids. Its value is
+hashed as one more field after ``prev_hash`` when it is set, so every entry
+without one (and every entry written before schema 5) hashes exactly as
+before. Rejects written before schema 5 were given a category by the
+migration, derived from their reason; the ledger's ``categories_from`` meta
+value is the first entry whose hash covers its category, and
+:func:`hashed_values` leaves the category out below it.
 """
 
 from __future__ import annotations
@@ -26,11 +34,20 @@ def genesis_hash(ledger_id: str) -> str:
     return hashlib.sha256(f"{CHAIN_VERSION}{_SEP}{ledger_id}".encode()).hexdigest()
 
 
+def hashed_values(values: Sequence[object], category: str | None, *, seq: int,
+                  categories_from: int) -> Sequence[object]:
+    """What :func:`entry_hash` covers for an entry: its first 14 fields, and its
+    category when it has one and was written with it (``seq >= categories_from``)."""
+    if category is None or seq < categories_from:
+        return values
+    return (*values, category)
+
+
 def entry_hash(values: Sequence[object]) -> str:
     """Hash of an entry given its stored fields in column order, without ``hash``.
 
     ``values`` is ``(seq, ts, kind, src, dst, count, idem_id, batch_id, job_id,
-    device, first_serial, reason, reference, prev_hash)``.
+    device, first_serial, reason, reference, prev_hash[, category])``.
     """
     text = _SEP.join([_NONE if v is None else str(v) for v in values])
     return hashlib.sha256(text.encode()).hexdigest()

@@ -38,10 +38,37 @@ REJECT: Final = "reject"
 DISPOSE: Final = "dispose"
 WRITE_OFF: Final = "write_off"
 ADJUST: Final = "adjust"
+VOID: Final = "void"
 
-KINDS: Final = (RECEIVE, PICK, COMPLETE, REJECT, DISPOSE, WRITE_OFF, ADJUST)
+KINDS: Final = (RECEIVE, PICK, COMPLETE, REJECT, DISPOSE, WRITE_OFF, ADJUST, VOID)
 #: Kinds that settle a job picked earlier.
 OUTCOMES: Final = (COMPLETE, REJECT, WRITE_OFF)
+#: Kinds that name a job.
+JOB_KINDS: Final = (PICK, COMPLETE, REJECT, VOID)
+
+# --- spoil categories (what offices report monthly) ---------------------------
+
+CHIP_FAILED: Final = "chip_failed"
+PRINT_DEFECT: Final = "print_defect"
+DAMAGED: Final = "damaged"
+JAM: Final = "jam"
+OTHER: Final = "other"
+#: Every spoil category, in the order reports show them.
+CATEGORIES: Final = (CHIP_FAILED, PRINT_DEFECT, DAMAGED, JAM, OTHER)
+#: Kinds that move a card into ``spoiled_held`` and so carry a category.
+SPOIL_KINDS: Final = (REJECT, VOID)
+
+# Reasons the agent itself has written on rejects, and the category each means.
+# Mechanical conditions end with the card removed by hand (DESIGN §3: ``jam``);
+# conditions of the print itself spoil the print.
+_REASON_CATEGORIES: Final = {
+    "chip_failed": CHIP_FAILED, "chip_unreadable": CHIP_FAILED,
+    "card_jam": JAM, "jam": JAM, "cover_open": JAM, "reject_box_full": JAM,
+    "printer_offline": JAM, "printer_replaced": JAM, "feeder_empty": JAM,
+    "ribbon_out": PRINT_DEFECT, "head_overheat": PRINT_DEFECT,
+    "printer_protocol_error": PRINT_DEFECT, "print_defect": PRINT_DEFECT,
+    "damaged": DAMAGED,
+}
 
 #: The (from, to) routes each kind may take.
 ROUTES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -52,6 +79,7 @@ ROUTES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     DISPOSE: ((SPOILED_HELD, SPOILED_DISPOSED),),
     WRITE_OFF: ((STOCK, LOST), (IN_PRINTER, LOST)),
     ADJUST: ((EXTERNAL, STOCK), (STOCK, EXTERNAL)),
+    VOID: ((ISSUED, SPOILED_HELD),),
 }
 
 #: A job moves exactly one card.
@@ -90,18 +118,21 @@ class Transfer:
     first_serial: str | None = None
     reason: str | None = None
     reference: str | None = None
+    #: Spoil category (:data:`CATEGORIES`) of a reject or void; None otherwise.
+    category: str | None = None
 
     def content(self) -> tuple[object, ...]:
         """Everything that must match for a replay of ``idem_id`` to be a no-op."""
         return (
             self.kind, self.src, self.dst, self.count, self.batch_id, self.job_id,
-            self.device, self.first_serial, self.reason, self.reference,
+            self.device, self.first_serial, self.reason, self.reference, self.category,
         )
 
     def describe(self) -> str:
         """A short human description, used in error messages."""
         parts = [f"{self.kind} {self.count} {self.src}->{self.dst}"]
-        for name in ("batch_id", "job_id", "device", "first_serial", "reason", "reference"):
+        for name in ("batch_id", "job_id", "device", "first_serial", "reason", "reference",
+                     "category"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")
@@ -114,7 +145,9 @@ class Entry:
 
     ``seq`` is the entry number (1, 2, 3 ... with no gaps). ``replay`` is not
     stored: it is True when :meth:`Ledger.record` found this entry already
-    recorded under the same idempotency id and changed nothing.
+    recorded under the same idempotency id and changed nothing. ``category``
+    (a spoil's category) comes last: it was added in schema 5, and the hash
+    covers it when it is set (see :mod:`station_agent.ledger.chain`).
     """
 
     seq: int
@@ -132,6 +165,7 @@ class Entry:
     reference: str | None
     prev_hash: str
     hash: str
+    category: str | None = None
     replay: bool = field(default=False, compare=False)
 
     @property
@@ -140,6 +174,7 @@ class Entry:
         return Transfer(
             self.kind, self.src, self.dst, self.count, self.idem_id, self.batch_id,
             self.job_id, self.device, self.first_serial, self.reason, self.reference,
+            self.category,
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -199,15 +234,24 @@ def validate(t: Transfer) -> None:
     _check_text("idempotency id", t.idem_id, required=True, max_len=_MAX_ID_LEN, opaque=True)
     _check_text("batch id", t.batch_id, required=t.kind == RECEIVE, max_len=_MAX_ID_LEN,
                 opaque=True)
-    job_required = t.kind in (PICK, COMPLETE, REJECT) or (
-        t.kind == WRITE_OFF and t.src == IN_PRINTER)
+    job_required = t.kind in JOB_KINDS or (t.kind == WRITE_OFF and t.src == IN_PRINTER)
     _check_text("job id", t.job_id, required=job_required, max_len=_MAX_ID_LEN, opaque=True,
                 no_nik=True)
     _check_text("device", t.device, required=False, max_len=_MAX_ID_LEN, opaque=True)
     _check_text("first serial", t.first_serial, required=False, max_len=_MAX_ID_LEN,
                 opaque=True)
-    # The only free text: short operator notes, still never a NIK.
-    _check_text("reason", t.reason, required=t.kind in (REJECT, WRITE_OFF, ADJUST),
+    if t.kind in SPOIL_KINDS:
+        if t.category not in CATEGORIES:
+            raise InvalidTransfer(
+                f"{t.kind} needs a spoil category: one of {', '.join(CATEGORIES)}, got "
+                f"{str(t.category)[:40]!r}")
+    elif t.category is not None:
+        raise InvalidTransfer(
+            f"a spoil category belongs to a reject or a void, not to a {t.kind}")
+    # The only free text: short operator notes, still never a NIK. A spoil of
+    # category ``other`` must say what it was.
+    reason_required = t.kind in (WRITE_OFF, ADJUST) or t.category == OTHER
+    _check_text("reason", t.reason, required=reason_required,
                 max_len=_MAX_TEXT_LEN, no_nik=True)
     _check_text("reference", t.reference, required=t.kind == DISPOSE, max_len=_MAX_TEXT_LEN,
                 no_nik=True)
@@ -217,7 +261,7 @@ def validate(t: Transfer) -> None:
         raise InvalidTransfer(f"a first serial belongs to a receive, not to a {t.kind}")
     if t.job_id is not None and not job_required:
         raise InvalidTransfer(
-            f"a job id belongs to pick, complete, reject or write_off from in_printer, "
+            f"a job id belongs to pick, complete, reject, void or write_off from in_printer, "
             f"not to {t.kind} {t.src}->{t.dst}"
         )
     if t.job_id is not None and t.count != JOB_CARD_COUNT:
@@ -248,11 +292,34 @@ def complete(job_id: str, *, device: str | None = None, idem_id: str | None = No
                     idem_id or f"complete:{job_id}", job_id=job_id, device=device)
 
 
-def reject(job_id: str, reason: str, *, device: str | None = None,
-           idem_id: str | None = None) -> Transfer:
-    """The card of ``job_id`` is spoiled and kept in custody."""
+def category_for(reason: str | None) -> str:
+    """The spoil category a reject's ``reason`` means, for rejects recorded
+    without one (before schema 5, or by an API client that gave only a
+    reason): the agent's own reason codes map to their category, anything
+    else is ``other`` (and the reason says what it was)."""
+    if reason is None:
+        return OTHER
+    if reason in _REASON_CATEGORIES:
+        return _REASON_CATEGORIES[reason]
+    head = reason.split(":", 1)[0].strip()
+    return _REASON_CATEGORIES.get(head, OTHER)
+
+
+def reject(job_id: str, reason: str | None = None, *, category: str | None = None,
+           device: str | None = None, idem_id: str | None = None) -> Transfer:
+    """The card of ``job_id`` is spoiled and kept in custody; ``category``
+    defaults to :func:`category_for` the reason."""
     return Transfer(REJECT, IN_PRINTER, SPOILED_HELD, JOB_CARD_COUNT,
-                    idem_id or f"reject:{job_id}", job_id=job_id, device=device, reason=reason)
+                    idem_id or f"reject:{job_id}", job_id=job_id, device=device, reason=reason,
+                    category=category or category_for(reason))
+
+
+def void(job_id: str, category: str, reason: str | None = None, *,
+         device: str | None = None, idem_id: str | None = None) -> Transfer:
+    """The card of ``job_id`` printed and was issued, then failed (its chip
+    could not be written, a quality check): issued -> spoiled_held."""
+    return Transfer(VOID, ISSUED, SPOILED_HELD, JOB_CARD_COUNT, idem_id or f"void:{job_id}",
+                    job_id=job_id, device=device, reason=reason, category=category)
 
 
 def write_off_job(job_id: str, reason: str, *, device: str | None = None,

@@ -37,7 +37,7 @@ LEDGER_FILE: Final = "ledger.db"
 LOCK_FILE: Final = "ledger.lock"
 #: ``PRAGMA application_id``: ASCII "SAGL" (station-agent ledger).
 APPLICATION_ID: Final = 0x5341474C
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -49,6 +49,9 @@ STATE_SELECT: Final = f"SELECT {', '.join(STATE_COUNTERS)}, head_seq, head_hash 
 #: what a commit needs, in one statement.
 _STATE_AND_HEAD_TS = (f"SELECT {', '.join(STATE_COUNTERS)}, head_seq, head_hash, "
                       "(SELECT ts FROM entries WHERE seq = state.head_seq) FROM state")
+
+# The transfer kinds of schema 1; later kinds get their total column by migration.
+_V1_KINDS: Final = ("receive", "pick", "complete", "reject", "dispose", "write_off", "adjust")
 
 SCHEMA: Final = (
     """CREATE TABLE meta (
@@ -85,7 +88,7 @@ SCHEMA: Final = (
     f"""CREATE TABLE state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         {", ".join(f"{a} INTEGER NOT NULL" for a in model.ACCOUNTS)},
-        {", ".join(f"total_{k} INTEGER NOT NULL" for k in model.KINDS)},
+        {", ".join(f"total_{k} INTEGER NOT NULL" for k in _V1_KINDS)},
         head_seq  INTEGER NOT NULL,
         head_hash TEXT NOT NULL
     )""",
@@ -157,6 +160,38 @@ MIGRATIONS: Final = {
         # the outbox in seq order instead: sent rows below the oldest unsent one
         # are pruned to KEEP_SENT, so the walk to it is short.
         "DROP INDEX IF EXISTS outbox_unsent",
+    ),
+    4: (
+        # Spoil categories (DESIGN §3) and the void transfer.
+        "ALTER TABLE entries ADD COLUMN category TEXT",
+        "ALTER TABLE state ADD COLUMN total_void INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN void_seq INTEGER",
+        # Rejects recorded before categories existed get the category their
+        # reason means (model.category_for, registered as a SQL function while
+        # migrating). Their hash does not cover it: the chain's
+        # categories_from is the first entry whose hash does.
+        "DROP TRIGGER entries_no_update",
+        "UPDATE entries SET category = legacy_category(reason) WHERE kind = 'reject'",
+        """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+           BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
+        "INSERT INTO meta (key, value) SELECT 'categories_from', head_seq + 1 FROM state",
+        # Card jobs as the operator sees them (station-agent jobs): where each
+        # came from, its printer or queue, how many cards; outside the chain
+        # (the ledger's entries are the blanks' truth, this is their context).
+        # A spooler job that failed before any pick lives only here.
+        """CREATE TABLE job_log (
+            job_id      TEXT PRIMARY KEY,
+            source      TEXT NOT NULL,
+            printer     TEXT,
+            queue       TEXT,
+            cards       INTEGER NOT NULL,
+            state       TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            ended_at    TEXT,
+            counter_verified INTEGER,
+            detail      TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID""",
+        "CREATE INDEX job_log_by_time ON job_log (created_at)",
     ),
 }
 
@@ -305,6 +340,7 @@ def _set_durability(conn: sqlite3.Connection, path: Path) -> None:
 
 def _initialise(conn: sqlite3.Connection, station_id: str | None) -> None:
     ledger_id = str(uuid.uuid4())
+    _register_functions(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         for stmt in SCHEMA:
@@ -315,7 +351,8 @@ def _initialise(conn: sqlite3.Connection, station_id: str | None) -> None:
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
             [("ledger_id", ledger_id), ("created_at", now_utc()),
-             ("chain", CHAIN_VERSION), ("station_id", station_id or "")],
+             ("chain", CHAIN_VERSION), ("station_id", station_id or ""),
+             ("categories_from", "1")],
         )
         zeros = ", ".join("0" for _ in STATE_COUNTERS)
         conn.execute(f"INSERT INTO state (id, {', '.join(STATE_COUNTERS)}, head_seq, head_hash) "
@@ -328,8 +365,14 @@ def _initialise(conn: sqlite3.Connection, station_id: str | None) -> None:
         raise
 
 
+def _register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the migrations use (one source of truth with the model)."""
+    conn.create_function("legacy_category", 1, model.category_for, deterministic=True)
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring an older ledger to :data:`SCHEMA_VERSION`, one version per transaction."""
+    _register_functions(conn)
     while True:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version >= SCHEMA_VERSION:
@@ -387,7 +430,33 @@ def open_writer(state_dir: Path, lock: WriteLock, *, create: bool,
 
 
 def open_reader(state_dir: Path) -> sqlite3.Connection:
-    """Open the ledger read-only (it cannot write or checkpoint)."""
+    """Open the ledger read-only (it cannot write or checkpoint).
+
+    A ledger of an older schema is first brought up to date, once, by a
+    writer (readers expect the current tables); a user who may not write it
+    is told to let the daemon (or its owner) do that."""
+    conn = _open_reader(state_dir)
+    try:
+        current = schema_version(conn) >= SCHEMA_VERSION
+    except sqlite3.Error as exc:
+        conn.close()
+        raise translate(exc, ledger_path(state_dir), "reading") from exc
+    if current:
+        return conn
+    conn.close()
+    if not os.access(ledger_path(state_dir), os.W_OK):
+        raise StorageError(
+            f"{ledger_path(state_dir)} is a ledger of an older schema and this user may not "
+            "upgrade it: start the daemon (it upgrades the ledger) or run this as its owner")
+    lock = WriteLock(state_dir)
+    try:
+        open_writer(state_dir, lock, create=False).close()
+    finally:
+        lock.close()
+    return _open_reader(state_dir)
+
+
+def _open_reader(state_dir: Path) -> sqlite3.Connection:
     path = ledger_path(state_dir)
     if not path.exists():
         raise LedgerMissing(
@@ -486,6 +555,12 @@ def noted_counter(conn: sqlite3.Connection, device: str) -> int | None:
         return None
     value = str(row[0]).removeprefix("counter=")
     return int(value) if value.isdigit() else None
+
+
+def categories_from(meta: dict[str, str]) -> int:
+    """The first entry whose hash covers its category (see :mod:`.chain`)."""
+    value = meta.get("categories_from", "1")
+    return int(value) if value.isdigit() else 1
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:

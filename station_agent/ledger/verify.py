@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from station_agent.ledger import model
 from station_agent.ledger.chain import entry_hash, genesis_hash
-from station_agent.ledger.store import end_read, read_meta, read_state
+from station_agent.ledger.store import categories_from, end_read, read_meta, read_state
 
 _FETCH = 20_000
 
@@ -69,16 +69,19 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
     balances = dict.fromkeys(model.ACCOUNTS, 0)
     totals = dict.fromkeys(model.KINDS, 0)
     held = frozenset(model.HELD_ACCOUNTS)
-    jobs: dict[str, int] = {}  # job id -> 1 picked, 2 settled
+    jobs: dict[str, int] = {}  # job id -> 1 picked, 2 settled, 3 completed, 4 voided
     pick, outcomes, adjust_k, external = model.PICK, frozenset(model.OUTCOMES), model.ADJUST, \
         model.EXTERNAL
+    complete, void = model.COMPLETE, model.VOID
+    spoil_kinds, categories = frozenset(model.SPOIL_KINDS), frozenset(model.CATEGORIES)
     expected = 1
     witnessed: str | None = None
     witness_seq = expect[0] if expect else -1
 
+    hashed_from = categories_from(meta)
     cur = conn.execute(
         "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-        "first_serial, reason, reference, prev_hash, hash FROM entries ORDER BY seq"
+        "first_serial, reason, reference, prev_hash, hash, category FROM entries ORDER BY seq"
     )
 
     def brk(seq: int, why: str) -> None:
@@ -98,7 +101,9 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
             if row[13] != prev:
                 brk(seq, "prev_hash does not match the hash of the entry before it")
                 break
-            h = entry_hash(row[:14])
+            category = row[15]
+            h = entry_hash(row[:14] if category is None or seq < hashed_from
+                           else (*row[:14], category))
             if h != row[14]:
                 brk(seq, "content does not match its stored hash (the entry was changed)")
                 break
@@ -126,7 +131,16 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
                         brk(seq, f"{kind} of job {job!r} " + (
                             "without a pick" if state == 0 else "after its outcome"))
                         break
-                    jobs[job] = 2
+                    jobs[job] = 3 if kind == complete else 2
+                elif kind == void:
+                    if state != 3:
+                        brk(seq, f"void of job {job!r} " + (
+                            "voided before" if state == 4 else "that was not completed"))
+                        break
+                    jobs[job] = 4
+            if (kind in spoil_kinds) != (category in categories):
+                brk(seq, f"{kind} with spoil category {category!r}")
+                break
             if seq == witness_seq:
                 witnessed = h
             prev = h

@@ -61,13 +61,18 @@ T = TypeVar("T")
 
 _ENTRY_SELECT = (
     "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-    "first_serial, reason, reference, prev_hash, hash FROM entries"
+    "first_serial, reason, reference, prev_hash, hash, category FROM entries"
 )
 _INSERT_ENTRY_HEAD = (
     "INSERT INTO entries (seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-    "first_serial, reason, reference, prev_hash, hash) VALUES "
+    "first_serial, reason, reference, prev_hash, hash, category) VALUES "
 )
-_INSERT_ENTRY = _INSERT_ENTRY_HEAD + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ENTRY = _INSERT_ENTRY_HEAD + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _hash(values: tuple[object, ...], category: str | None) -> str:
+    """The hash of a new entry (always written with its category: see :mod:`.chain`)."""
+    return entry_hash(values if category is None else (*values, category))
 
 
 class _NotFast(Exception):
@@ -359,7 +364,7 @@ class Ledger:
             for req in chunk:
                 req.done = True
 
-    #: Rows per multi-row INSERT (15 parameters each, under SQLite's 32766).
+    #: Rows per multi-row INSERT (16 parameters each, under SQLite's 32766).
     _ROWS_PER_STATEMENT = 500
 
     def _apply_fast(self, chunk: list[_Request], batch: _Batch) -> bool:
@@ -381,7 +386,7 @@ class Ledger:
         settled: set[str] = set()
         for req in chunk:
             t = req.transfer
-            if t.first_serial is not None:
+            if t.first_serial is not None or t.kind == model.VOID:
                 return False
             bal = balances[t.src]
             if t.src != model.EXTERNAL and bal < t.count:
@@ -389,8 +394,8 @@ class Ledger:
             seq += 1
             values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
                       t.job_id, t.device, t.first_serial, t.reason, t.reference, prev)
-            prev = entry_hash(values)
-            rows.append((*values, prev))
+            prev = _hash(values, t.category)
+            rows.append((*values, prev, t.category))
             if t.job_id is not None:
                 if t.kind == model.PICK:
                     # Picks are inserted before outcomes are applied: an outcome
@@ -454,6 +459,10 @@ class Ledger:
         st = batch.state
         seq = st.head_seq + 1
         try:
+            if t.kind == model.VOID:
+                # Its job's rule says more than a balance: an issued card of a
+                # completed job is always there to void.
+                self._apply_job(t, seq)
             src_balance = st.balances[t.src]
             if t.src != model.EXTERNAL and src_balance < t.count:
                 raise NegativeBalance(
@@ -464,7 +473,7 @@ class Ledger:
             rng = None if t.first_serial is None else serial_range(t.first_serial, t.count)
             if rng is not None:
                 self._check_serials(rng, t)
-            if t.job_id is not None:
+            if t.job_id is not None and t.kind != model.VOID:
                 self._apply_job(t, seq)
         except LedgerRefused:
             # A replay of an earlier transfer would fail the rules it already
@@ -476,9 +485,9 @@ class Ledger:
 
         values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
                   t.job_id, t.device, t.first_serial, t.reason, t.reference, st.head_hash)
-        h = entry_hash(values)
+        h = _hash(values, t.category)
         try:
-            conn.execute(_INSERT_ENTRY, (*values, h))
+            conn.execute(_INSERT_ENTRY, (*values, h, t.category))
         except sqlite3.IntegrityError:
             earlier = self._find(t.idem_id)
             if earlier is None:
@@ -497,7 +506,7 @@ class Ledger:
         st.totals[t.kind] += sign * t.count
         st.head_seq, st.head_hash = seq, h
         batch.appended += 1
-        return Entry(*values, h)
+        return Entry(*values, h, t.category)
 
     def _find(self, idem_id: str) -> Entry | None:
         row = self._conn.execute(f"{_ENTRY_SELECT} WHERE idem_id = ?", (idem_id,)).fetchone()
@@ -528,6 +537,9 @@ class Ledger:
                 f"job {t.job_id!r} was already picked (entry {pick_seq}): a job picks exactly "
                 "one card; use a new job id for a new card"
             )
+        if t.kind == model.VOID:
+            self._apply_void(t, seq)
+            return
         cur = conn.execute(
             "UPDATE jobs SET outcome = ?, outcome_seq = ? WHERE job_id = ? AND outcome IS NULL",
             (t.kind, seq, t.job_id))
@@ -543,10 +555,35 @@ class Ledger:
             "most one outcome"
         )
 
+    def _apply_void(self, t: Transfer, seq: int) -> None:
+        """A void: at most one, and only of a job whose card was issued."""
+        conn = self._conn
+        cur = conn.execute(
+            "UPDATE jobs SET void_seq = ? WHERE job_id = ? AND outcome = ? AND void_seq IS NULL",
+            (seq, t.job_id, model.COMPLETE))
+        if cur.rowcount == 1:
+            return
+        row = conn.execute("SELECT outcome, void_seq FROM jobs WHERE job_id = ?",
+                           (t.job_id,)).fetchone()
+        if row is None:
+            raise JobRuleViolation(
+                f"job {t.job_id!r} is not in the ledger: only a job whose card was issued can "
+                "be voided; check the job id with `station-agent jobs`")
+        if row[1] is not None:
+            raise JobRuleViolation(
+                f"job {t.job_id!r} was already voided (entry {row[1]}): a card is voided at "
+                "most once")
+        state = "still open (no outcome yet)" if row[0] is None else f"ended {row[0]}"
+        raise JobRuleViolation(
+            f"job {t.job_id!r} is {state}, not completed: only an issued card can be voided; "
+            "settle an open job with `station-agent jobs resolve`")
+
     def _undo_job(self, t: Transfer) -> None:
         """Take back :meth:`_apply_job` when the entry itself turned out to be a replay."""
         if t.kind == model.PICK:
             self._conn.execute("DELETE FROM jobs WHERE job_id = ?", (t.job_id,))
+        elif t.kind == model.VOID:
+            self._conn.execute("UPDATE jobs SET void_seq = NULL WHERE job_id = ?", (t.job_id,))
         else:
             self._conn.execute("UPDATE jobs SET outcome = NULL, outcome_seq = NULL "
                                "WHERE job_id = ?", (t.job_id,))

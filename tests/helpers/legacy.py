@@ -1,0 +1,31 @@
+"""Turn a current ledger file back into an older schema, for migration tests.
+
+The ledger's migrations are forward-only; to test them, a ledger made by
+this release is stripped of what later schemas added, which is what a file
+written by an older release holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from station_agent.ledger.store import ledger_path
+
+
+def downgrade_to_v4(state_dir: Path) -> None:
+    """Remove schema 5 (spoil categories, void, job log) from ``state_dir``'s ledger.
+
+    Refuses a ledger holding voids or a category a schema-4 ledger could not have.
+    """
+    raw = sqlite3.connect(ledger_path(state_dir))
+    try:
+        assert raw.execute("SELECT count(*) FROM entries WHERE kind = 'void'").fetchone()[0] == 0
+        raw.executescript(
+            "DROP TABLE job_log;"
+            "ALTER TABLE entries DROP COLUMN category;"
+            "ALTER TABLE state DROP COLUMN total_void;"
+            "ALTER TABLE jobs DROP COLUMN void_seq;"
+            "DELETE FROM meta WHERE key = 'categories_from';"
+            "PRAGMA user_version=4;")
+    finally:
+        raw.close()
