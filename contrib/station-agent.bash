@@ -4,12 +4,15 @@
 
 _station_agent_subs() {
     case "$1" in
-        "") echo "demo run status faults blanks ledger printer reader sim fleet report diag completion" ;;
+        "") echo "demo run status faults blanks ledger printer reader sim fleet report diag jobs cups completion" ;;
+        "faults") echo "clear" ;;
         "blanks") echo "receive dispose adjust write-off" ;;
         "ledger") echo "verify export" ;;
         "printer") echo "info counters status clear" ;;
         "reader") echo "scan" ;;
         "sim") echo "printer card server" ;;
+        "jobs") echo "void resolve" ;;
+        "cups") echo "install-backend wrap unwrap status" ;;
     esac
 }
 
@@ -20,6 +23,7 @@ _station_agent_opts() {
         "run") echo "--help --check-config --log-level" ;;
         "status") echo "--help --json" ;;
         "faults") echo "--help --history --json" ;;
+        "faults clear") echo "--help --json" ;;
         "blanks") echo "--help --json" ;;
         "blanks receive") echo "--help --batch --count --first-serial --json" ;;
         "blanks dispose") echo "--help --count --reference --json" ;;
@@ -42,6 +46,14 @@ _station_agent_opts() {
         "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json" ;;
         "report") echo "--help --date --format --lang --output --cover-days --json" ;;
         "diag") echo "--help --json --timeout" ;;
+        "jobs") echo "--help --json --open --date" ;;
+        "jobs void") echo "--help --category --reason --json" ;;
+        "jobs resolve") echo "--help --outcome --category --reason --json" ;;
+        "cups") echo "--help" ;;
+        "cups install-backend") echo "--help --backend-dir" ;;
+        "cups wrap") echo "--help --printer --json" ;;
+        "cups unwrap") echo "--help --json" ;;
+        "cups status") echo "--help --json" ;;
         "completion") echo "--help" ;;
     esac
 }
@@ -68,6 +80,11 @@ _station_agent_valued() {
         "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait" ;;
         "report") echo "--date --format --lang --output --cover-days" ;;
         "diag") echo "--timeout" ;;
+        "jobs") echo "--date" ;;
+        "jobs void") echo "--category --reason" ;;
+        "jobs resolve") echo "--outcome --category --reason" ;;
+        "cups install-backend") echo "--backend-dir" ;;
+        "cups wrap") echo "--printer" ;;
     esac
 }
 
@@ -84,6 +101,9 @@ _station_agent_choices() {
         "sim server|--mode") echo "ok slow http500 refuse blackhole flapping" ;;
         "report|--format") echo "text csv html" ;;
         "report|--lang") echo "en id" ;;
+        "jobs void|--category") echo "chip_failed print_defect damaged jam other" ;;
+        "jobs resolve|--outcome") echo "issued spoiled lost" ;;
+        "jobs resolve|--category") echo "chip_failed print_defect damaged jam other" ;;
     esac
 }
 

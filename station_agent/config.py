@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _ATR_PATTERN = re.compile(r"^(?:[0-9A-Fa-f?]{2}){1,33}$")
 _SW = re.compile(r"^[0-9A-Fa-f]{4}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
 _DEVICE_SCHEMES = ("serial", "socket", "tcp", "rfc2217", "usb", "lp", "sim")
 PRINTER_FAMILIES = ("evolis", "magicard")
 
@@ -41,6 +42,11 @@ class PrinterConfig:
     url: str
     family: str | None = None
     poll_interval: float = 1.0
+    #: The CUPS queue whose jobs are this printer's cards (DESIGN §8); then
+    #: ``url`` is optional and used by the backend for the card counter.
+    queue: str | None = None
+    #: Cards one copy of a spooled job prints (when no counter says).
+    cards_per_copy: int = 1
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ class Config:
     uplink: UplinkConfig = field(default_factory=UplinkConfig)
     stock: StockConfig = field(default_factory=StockConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    #: cupsd's domain socket or ``host:port`` (``[cups] server``); None: the system's.
+    cups_server: str | None = None
 
     def printer(self, printer_id: str) -> PrinterConfig:
         """The ``[[printer]]`` called ``printer_id``; :class:`BadInput` naming the known ones."""
@@ -260,7 +268,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate parsed TOML ``data`` read from ``path``."""
     file = path.name
     top = _Table(file, "top level", data)
-    top.only(("station", "printer", "reader", "network", "uplink", "stock", "faults"))
+    top.only(("station", "printer", "reader", "network", "uplink", "stock", "faults", "cups"))
     if "station" not in data:
         raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
     st = _Table(file, "[station]", data["station"])
@@ -275,14 +283,19 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     printers: list[PrinterConfig] = []
     for n, raw in enumerate(_array(file, data, "printer"), 1):
         t = _Table(file, f"[[printer]] #{n}", raw)
-        t.only(("id", "url", "family", "poll_interval"))
+        t.only(("id", "url", "family", "poll_interval", "queue", "cards_per_copy"))
         pid = t.text("id", 'a printer id such as "evolis-1"', required=True, pattern=_ID)
-        url = _device_url(t, "url", "serial:///dev/ttyUSB0", _DEVICE_SCHEMES)
+        queue = t.text("queue", 'a CUPS queue name such as "ektp"', pattern=_QUEUE)
+        url = (_device_url(t, "url", "socket://10.0.0.5:9100", _DEVICE_SCHEMES)
+               if queue is None or t.has("url") else "")
         family = t.text("family", f"one of {', '.join(PRINTER_FAMILIES)}")
         if family is not None and family not in PRINTER_FAMILIES:
             raise t.error("family", f"one of {', '.join(PRINTER_FAMILIES)}")
         printers.append(PrinterConfig(pid, url, family,  # type: ignore[arg-type]
-                                      t.number("poll_interval", 1.0, low=0.05, high=3600)))
+                                      t.number("poll_interval", 1.0, low=0.05, high=3600),
+                                      queue=queue,
+                                      cards_per_copy=t.integer("cards_per_copy", 1, low=1,
+                                                               high=100)))
 
     readers: list[ReaderConfig] = []
     for n, raw in enumerate(_array(file, data, "reader"), 1):
@@ -298,6 +311,16 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
             chip_select_sw=t.texts("chip_select_sw", ReaderConfig.chip_select_sw,
                                    'status words of 4 hex digits such as "9000"', _SW),
             chip_retries=t.integer("chip_retries", 3, low=0, high=20)))
+
+    queues = [p.queue for p in printers if p.queue is not None]
+    for dup in sorted({q for q in queues if queues.count(q) > 1}):
+        raise BadInput(f"{file}: queue {dup!r} belongs to two [[printer]]s; a queue's jobs "
+                       "are one printer's cards")
+
+    cu = _Table(file, "[cups]", data.get("cups", {}))
+    cu.only(("server",))
+    cups_server = cu.text("server", 'cupsd\'s socket path or host:port, such as '
+                                    '"/run/cups/cups.sock"')
 
     ids = [p.id for p in printers] + [r.id for r in readers]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
@@ -346,7 +369,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                   state_dir=(path.parent / state_dir).resolve() if state_dir else None,
                   api_group=api_group,
                   printers=tuple(printers), readers=tuple(readers),
-                  network=network, uplink=uplink, stock=stock, faults=faults)
+                  network=network, uplink=uplink, stock=stock, faults=faults,
+                  cups_server=cups_server)
 
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")

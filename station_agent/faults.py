@@ -59,9 +59,30 @@ CODES: dict[str, tuple[str, str]] = {
     "uplink_down": (WARNING, "events are kept on this station and sent when the broker is "
                              "back; if it lasts, check [uplink] in the config and the network "
                              "path to the broker"),
-    "job_unresolved": (ERROR, "a card left the printer while the agent was down: find it and "
-                              "resolve the job (issued, spoiled or lost)"),
+    "job_unresolved": (ERROR, "a card's fate is unknown (the agent was down, or the printer "
+                              "failed mid-job): find it and resolve the job with `station-agent "
+                              "jobs resolve JOB --outcome issued|spoiled|lost`"),
+    "ribbon_low": (WARNING, "the ribbon is nearly finished: have a new one ready"),
+    "output_full": (WARNING, "empty the printer's output hopper"),
+    "feeder_missing": (ERROR, "put the card feeder (input hopper) back in the printer"),
+    "queue_stopped": (ERROR, "the CUPS queue is stopped: fix the printer, then start the queue "
+                             "again (cupsenable QUEUE)"),
+    "queue_missing": (ERROR, "add the CUPS queue named in [[printer]] queue, or fix the name"),
+    "spooler_down": (ERROR, "the print spooler (cupsd) does not answer: start it (systemctl "
+                            "start cups) or check [cups] server in the config"),
 }
+#: A printer-state reason the agent has no code for (``printer_reason_<keyword>``).
+_VENDOR_REASON = (INFO, "the printer reports a condition the agent does not know: see the "
+                        "printer's display or its manual")
+
+
+def describe(code: str) -> tuple[str, str]:
+    """Default severity and what to do for ``code``."""
+    if code in CODES:
+        return CODES[code]
+    if code.startswith("printer_reason_"):
+        return _VENDOR_REASON
+    return ERROR, "see the technician's guide"
 
 
 def now_utc() -> str:
@@ -176,7 +197,7 @@ class FaultBoard:
     def raise_fault(self, source: str, code: str, detail: str = "",
                     severity: str | None = None, *, flapping: bool = False) -> Fault:
         """Raise (or refresh) ``code`` on ``source``; ``detail`` says what happened."""
-        default_sev, hint = CODES.get(code, (ERROR, "see the technician's guide"))
+        default_sev, hint = describe(code)
         message = f"{detail}; {hint}" if detail else hint
         if flapping:
             message = f"flapping (keeps failing and recovering): {message}"

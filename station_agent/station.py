@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from drivers.printers import Panel, PrinterError, open_printer
-from station_agent import daily, faultlog, logs
+from station_agent import daily, faultlog, joblog, logs, settle
 from station_agent.api import protocol as p
 from station_agent.api.peers import AccessPolicy
 from station_agent.api.server import ApiServer
 from station_agent.chipcheck import ChipChecker
 from station_agent.config import Config, PrinterConfig, ReaderConfig
+from station_agent.errors import BadInput
 from station_agent.faults import Fault, FaultBoard, now_utc
 from station_agent.issuing import CardIssuer
 from station_agent.ledger import Ledger, LedgerRefused, model, outbox
@@ -33,6 +34,7 @@ from station_agent.ledger.model import Entry
 from station_agent.netprobe import Prober
 from station_agent.netwatch import SOURCE as NETWORK
 from station_agent.netwatch import NetworkWatch
+from station_agent.spooler.source import SPOOLER, SpoolerSource
 from station_agent.stock import forecast
 from station_agent.uplink.relay import Relay
 
@@ -49,7 +51,9 @@ STOCK_CHECK_S = 10.0
 DIAG_WAIT_S = 3.0
 #: Sources that are not devices.
 UPLINK = "uplink"
-_STATION_SOURCES = (NETWORK, UPLINK, "station", "storage", "ledger")
+_STATION_SOURCES = (NETWORK, UPLINK, SPOOLER, "station", "storage", "ledger")
+#: Seconds between reads of the spooler journal and of cupsd's queues.
+SPOOLER_POLL_S = 1.0
 #: Failed connection attempts in a row before ``uplink_down`` is raised.
 UPLINK_RAISE_AFTER = 3
 
@@ -202,6 +206,8 @@ class Station:
         self.readers = {r.id: ReaderUnit(self, r, 1.0) for r in config.readers}
         self.printers: dict[str, PrinterUnit] = {}
         for pc in config.printers:
+            if pc.queue is not None:
+                continue   # seen through the spooler (below), not polled directly
             reader = next((u for u in self.readers.values() if u.cfg.printer == pc.id), None)
             self.printers[pc.id] = PrinterUnit(self, pc, reader.checker if reader else None)
         for ru in self.readers.values():
@@ -216,6 +222,10 @@ class Station:
                 on_outage=self._on_outage)
         self.stock_poller = _Poller("stock", STOCK_CHECK_S, self.check_stock,
                                     self.poll_error("station"))
+        self.spooler = SpoolerSource(config, self.state_dir, self.ledger, self.board,
+                                     on_error=lambda msg: self.log.warning(msg))
+        self.spooler_poller = _Poller("spooler", SPOOLER_POLL_S, self.poll_spooler,
+                                      self.poll_error(SPOOLER))
         self.relay: Relay | None = None
         broker = config.uplink.broker()
         if broker is not None:
@@ -237,6 +247,8 @@ class Station:
         if self.watch:
             self.watch.start()
         self.stock_poller.thread.start()
+        if self.spooler.printers:
+            self.spooler_poller.thread.start()
         if self.relay:
             self.relay.start()
         if self.api:
@@ -258,6 +270,7 @@ class Station:
         if self.watch:
             self.watch.stop()
         self.stock_poller.stop()
+        self.spooler_poller.stop()
         if self.api:
             self.api.stop()
         for pu in self.printers.values():
@@ -334,6 +347,11 @@ class Station:
         if self.relay:
             self.relay.wake(status=True)
 
+    def poll_spooler(self) -> None:
+        """Ingest the spooler journal, then read the queues' state from cupsd."""
+        self.spooler.ingest()
+        self.spooler.poll_queues()
+
     def check_stock(self) -> None:
         b = self.ledger.balances()
         fc = self.ledger.read(lambda conn: forecast(conn, b.stock))
@@ -362,7 +380,8 @@ class Station:
             "balances": b.as_dict(),
             "stock": {**fc.as_dict(), "low_threshold": self.config.stock.low_threshold},
             "devices": [u.as_dict() for u in (*self.printers.values(),
-                                              *self.readers.values())],
+                                              *self.readers.values())]
+            + [self._queue_device(pid) for pid in self.spooler.printers],
             "faults": [f.as_dict() for f in self.board.active()],
             "network": {"probe_url": self.config.network.probe_url,
                         "state": last.state if last else "unknown",
@@ -370,6 +389,14 @@ class Station:
                         "last_probe": last.as_dict() if last else None},
             "uplink": self.uplink_info(),
         }
+
+    def _queue_device(self, pid: str) -> dict[str, Any]:
+        pc = self.spooler.printers[pid]
+        q = self.spooler.queue_info(pid)
+        return {"id": pid, "kind": "printer", "source": "spooler", "queue": pc.queue,
+                "url": pc.url or None, "family": pc.family,
+                "online": None if q is None else "offline" not in " ".join(q["reasons"]),
+                "cups": q}
 
     def uplink_info(self) -> dict[str, Any]:
         """The uplink's link state and backlog (the outbox fills even without one)."""
@@ -431,7 +458,15 @@ class Station:
         if op == "issue":
             return self._issue(a["job_id"], a.get("printer"), a.get("panels", 1))
         if op == "resolve":
-            return self._resolve(a["job_id"], a["outcome"])
+            return self._resolve(a["job_id"], a["outcome"], a.get("category"), a.get("reason"))
+        if op == "jobs":
+            try:
+                return {"jobs": self.ledger.read(lambda c: joblog.for_day(
+                    c, a.get("date"), bool(a.get("open"))))}
+            except ValueError as exc:
+                raise p.ApiError(p.BAD_REQUEST, f"jobs: {exc}") from None
+        if op == "void":
+            return self._void(a["job_id"], a["category"], a.get("reason"))
         if op == "clear_fault":
             cleared = self.board.clear_fault(a["source"], a["code"])
             if cleared is None:
@@ -467,11 +502,16 @@ class Station:
         if op == "write_off":
             return model.write_off_stock(a["count"], a["reason"], a["idem_id"])
         if op == "pick":
-            return model.pick(a["job_id"], device=a["device"])
+            job_id, device = a["job_id"], a["device"]
+            model.validate(model.pick(job_id, device=device))
+            self.ledger.write(lambda c: joblog.note(c, job_id, joblog.REPORTED, printer=device,
+                                                    created_at=now_utc()))
+            return model.pick(job_id, device=device)
         if op == "complete":
             return model.complete(a["job_id"], device=a.get("device"))
         if op == "reject":
-            return model.reject(a["job_id"], a["reason"], device=a.get("device"))
+            return model.reject(a["job_id"], a.get("reason"), category=a.get("category"),
+                                device=a.get("device"))
         if op == "write_off_job":
             return model.write_off_job(a["job_id"], a["reason"], device=a.get("device"))
         raise p.ApiError(p.UNKNOWN_OP, f"unknown op {op!r}")
@@ -510,6 +550,8 @@ class Station:
                     self.board.raise_fault(unit.id, exc.code, exc.message)
                     return {"job_id": job_id, "printer": unit.id, "outcome": "not_started",
                             "reason": None, "fault": exc.code}
+            self.ledger.write(lambda c: joblog.note(c, job_id, joblog.DRIVEN, printer=unit.id,
+                                                    created_at=now_utc()))
             colours = "YMCKO"
             result = unit.issuer.issue(job_id, [Panel(colours[i % 5], bytes(64))
                                                 for i in range(panels)])
@@ -518,22 +560,50 @@ class Station:
         return {"job_id": result.job_id, "printer": unit.id, "outcome": result.outcome,
                 "reason": result.reason, "fault": result.fault}
 
-    def _resolve(self, job_id: str, outcome: str) -> dict[str, Any]:
-        """An operator settles a job whose card the agent could not follow."""
-        if outcome not in ("issued", "spoiled", "lost"):
-            raise p.ApiError(p.BAD_REQUEST, "resolve: outcome must be issued, spoiled or lost")
-        unit = next((u for u in self.printers.values() if job_id in u.issuer.stuck), None)
-        device = unit.id if unit else None
-        if outcome == "issued":
-            t = model.complete(job_id, device=device)
-        elif outcome == "spoiled":
-            t = model.reject(job_id, "resolved by operator", device=device)
-        else:
-            t = model.write_off_job(job_id, "lost: resolved by operator", device=device)
-        doc = self._record(t)
-        if unit is not None:
-            code = unit.issuer.stuck.pop(job_id)
-            if code not in unit.issuer.stuck.values():
-                self.board.clear_fault(unit.id, code)
+    def _resolve(self, job_id: str, outcome: str, category: str | None = None,
+                 reason: str | None = None) -> dict[str, Any]:
+        """An operator settles a job whose card the agent could not follow: one card
+        job, or every open card of a spooled job (see :mod:`station_agent.settle`)."""
+        try:
+            transfers = settle.resolve_transfers(self.ledger, job_id, outcome, category, reason)
+        except BadInput as exc:
+            raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
+        docs = []
+        for t in transfers:
+            assert t.job_id is not None
+            unit = next((u for u in self.printers.values() if t.job_id in u.issuer.stuck),
+                        None)
+            if unit is not None and t.device != unit.id:
+                t = replace(t, device=unit.id)
+            docs.append(self._record(t))
+            if unit is not None:
+                code = unit.issuer.stuck.pop(t.job_id)
+                if code not in unit.issuer.stuck.values():
+                    self.board.clear_fault(unit.id, code)
+        self._clear_unresolved()
+        doc = dict(docs[-1])
+        doc["resolved"] = [t.job_id for t in transfers]
         return doc
 
+    def _clear_unresolved(self) -> None:
+        """Clear ``job_unresolved`` on every source with no open spooled card left."""
+        for f in self.board.active():
+            if f.code != "job_unresolved" or f.source in self.printers:
+                continue
+            if not self._open_on(f.source):
+                self.board.clear_fault(f.source, "job_unresolved")
+
+    def _open_on(self, device: str) -> int:
+        """How many card jobs picked by ``device`` are still open."""
+        def count(c: Any) -> int:
+            return int(c.execute("SELECT count(*) FROM jobs j JOIN entries e ON e.seq = "
+                                 "j.pick_seq WHERE j.outcome IS NULL AND e.device = ?",
+                                 (device,)).fetchone()[0])
+        return self.ledger.read(count)
+
+    def _void(self, job_id: str, category: str, reason: str | None) -> dict[str, Any]:
+        """A card that printed and then failed: issued -> spoiled_held."""
+        try:
+            return self._record(settle.void_transfer(self.ledger, job_id, category, reason))
+        except BadInput as exc:
+            raise p.ApiError(p.BAD_REQUEST, str(exc)) from None

@@ -51,13 +51,19 @@ OPS: Final[dict[str, dict[str, tuple[type, bool]]]] = {
     "write_off": {"count": (_INT, True), "reason": (_STR, True), "idem_id": (_STR, True)},
     "pick": {"job_id": (_STR, True), "device": (_STR, True)},
     "complete": {"job_id": (_STR, True), "device": (_STR, False)},
-    "reject": {"job_id": (_STR, True), "reason": (_STR, True), "device": (_STR, False)},
+    "reject": {"job_id": (_STR, True), "reason": (_STR, False), "device": (_STR, False),
+               "category": (_STR, False)},
+    # A card that printed, then failed (chip write, quality check): issued -> spoiled_held.
+    "void": {"job_id": (_STR, True), "category": (_STR, True), "reason": (_STR, False)},
+    # Card jobs as the operator sees them (station-agent jobs).
+    "jobs": {"open": (_BOOL, False), "date": (_STR, False)},
     "write_off_job": {"job_id": (_STR, True), "reason": (_STR, True),
                       "device": (_STR, False)},
     # The agent drives a configured printer through the whole issuing flow.
     "issue": {"job_id": (_STR, True), "printer": (_STR, False), "panels": (_INT, False)},
     # An operator settles a job whose card the agent lost track of.
-    "resolve": {"job_id": (_STR, True), "outcome": (_STR, True)},
+    "resolve": {"job_id": (_STR, True), "outcome": (_STR, True), "category": (_STR, False),
+                "reason": (_STR, False)},
     # An operator acknowledges a fault nothing clears by itself (unreported_pick).
     "clear_fault": {"source": (_STR, True), "code": (_STR, True)},
 }

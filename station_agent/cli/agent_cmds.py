@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from station_agent.cli.jobs_cmds import cmd_clear_fault
 from station_agent.cli.output import emit_json, table
 from station_agent.errors import BadInput
 
@@ -38,6 +39,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     f.add_argument("--history", action="store_true", help="also faults that were cleared")
     f.add_argument("--json", action="store_true", help="print one JSON document")
     f.set_defaults(func=cmd_faults)
+    fs = f.add_subparsers(dest="faults_cmd", metavar="ACTION")
+    c = fs.add_parser("clear", help="clear a fault that needs a person (unreported_pick ...)",
+                      description="Acknowledge and clear an active fault that nothing clears "
+                                  "by itself, such as unreported_pick (needs the daemon).")
+    c.add_argument("source", metavar="SOURCE", help="the fault's source (a device id ...)")
+    c.add_argument("code", metavar="CODE", help="the fault's code")
+    c.add_argument("--json", action="store_true", help="print one JSON document")
+    c.set_defaults(func=cmd_clear_fault)
 
 
 def _config(args: argparse.Namespace, required: bool) -> Any:

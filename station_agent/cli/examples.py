@@ -31,6 +31,37 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "station-agent faults",
         "station-agent faults --history --json       # cleared faults too",
     ),
+    "faults clear": (
+        "station-agent faults clear evolis-1 unreported_pick   # after finding who used it",
+    ),
+    "jobs": (
+        "station-agent jobs --open                   # jobs waiting for a decision",
+        "station-agent jobs --date 2026-11-27 --json",
+    ),
+    "jobs void": (
+        "station-agent jobs void cups:ektp:42:6f1c2d3e4a5b --category chip_failed",
+        "station-agent jobs void job-7 --category other --reason 'smudged photo'",
+    ),
+    "jobs resolve": (
+        "station-agent jobs resolve cups:ektp:42:6f1c2d3e4a5b --outcome spoiled "
+        "--category jam",
+        "station-agent jobs resolve job-7 --outcome issued",
+    ),
+    "cups": (
+        "station-agent cups status",
+    ),
+    "cups install-backend": (
+        "station-agent --config /etc/station-agent/station.toml cups install-backend   # as root",
+    ),
+    "cups wrap": (
+        "station-agent cups wrap ektp --printer fargo-1   # as root: account every job of ektp",
+    ),
+    "cups unwrap": (
+        "station-agent cups unwrap ektp            # as root",
+    ),
+    "cups status": (
+        "station-agent cups status --json",
+    ),
     "blanks": (
         "station-agent blanks",
         "station-agent blanks --json",

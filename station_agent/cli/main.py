@@ -17,9 +17,11 @@ from station_agent import __version__
 from station_agent.cli import (
     agent_cmds,
     completion,
+    cups_cmds,
     diag_cmds,
     examples,
     fleet_cmds,
+    jobs_cmds,
     ledger_cmds,
     printer_cmds,
     reader_cmds,
@@ -91,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_cmds.add_parsers(sub)
     report_cmds.add_parsers(sub)
     diag_cmds.add_parsers(sub)
+    jobs_cmds.add_parsers(sub)
+    cups_cmds.add_parsers(sub)
     completion.add_parsers(sub)
     examples.attach(parser)
     return parser

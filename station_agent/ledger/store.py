@@ -185,6 +185,8 @@ MIGRATIONS: Final = {
             printer     TEXT,
             queue       TEXT,
             cards       INTEGER NOT NULL,
+            picked      INTEGER NOT NULL DEFAULT 0,
+            attempts    INTEGER NOT NULL DEFAULT 0,
             state       TEXT NOT NULL,
             created_at  TEXT NOT NULL,
             ended_at    TEXT,
