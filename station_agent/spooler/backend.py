@@ -215,20 +215,24 @@ def main(argv: list[str] | None = None) -> int:
                        "backend of this CUPS; use station:<real-uri>, e.g. "
                        "station:socket://10.0.0.5:9100")
         return STOP
+    queue = b.env.get("PRINTER", "")   # set by cupsd, not by whoever printed
+    if not _QUEUE.match(queue):
+        _drop_privileges(real)
+        b.say("ERROR", "station-agent: queue name missing or unusable; job not accounted")
+        return b.run_real(real)
+    # The config and the printer's counter are read before privileges are
+    # dropped (the driver's imports and the config need what root may read);
+    # nothing the job brings is looked at until after.
+    st = _Station(b, queue)
+    before, _, _ = st.counter()
     _drop_privileges(real)
-    queue = b.env.get("PRINTER", "")
     try:
         cups_job = int(argv[1])
         copies = max(1, int(argv[4])) if len(argv) == 7 else 1
     except ValueError:
-        b.say("ERROR", "station-agent: job id or copies not a number")
+        b.say("ERROR", "station-agent: job id or copies not a number; job not accounted")
         return b.run_real(real)
-    if not _QUEUE.match(queue):
-        b.say("ERROR", "station-agent: queue name missing or unusable; job not accounted")
-        return b.run_real(real)
-    st = _Station(b, queue)
     key = job_key(queue, cups_job, argv[5])
-    before, _, _ = st.counter()
     attempt = 1
     if st.directory is not None:
         try:

@@ -1,0 +1,239 @@
+"""Card jobs through a real, private cupsd and the ``station`` backend (DESIGN §8).
+
+cupsd runs CUPS' own ``socket`` backend under ours; jobs are submitted with
+``lp``; the printer is the project's Evolis simulator on a TCP port, which
+takes the raw job stream as a networked printer does. The daemon ingests the
+backend's journal; the ledger is compared with the simulator's ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.protocols import evolis as ev
+from simulators.agent_process import AgentProcess
+from simulators.cupsd import Cupsd, unavailable
+from simulators.printers import build_simulator
+from simulators.printers.serve import TcpServer
+from station_agent.ledger import open_reader, verify
+from station_agent.ledger.balances import read_balances
+from tests.conftest import cli_env, run_cli
+
+pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
+
+NIK = "3171234567890123"
+NAME = "Siti Rahayu"
+
+
+def card_job() -> bytes:
+    """One card as an issuing application's driver would send it: the Evolis print sequence."""
+    def cmd(text: str) -> bytes:
+        return ev.ESC + text.encode() + ev.CR
+    return b"".join([cmd("Pr;ymcko"), cmd("Si"), cmd("Db;y;32;" + "A" * 64), cmd("Sp;y"),
+                     cmd("Db;k;2;" + "B" * 64), cmd("Sp;k"), cmd("Se")])
+
+
+class Station:
+    """A private cupsd, an Evolis simulator on TCP, a config and the daemon."""
+
+    def __init__(self, base: Path, **sim_options: Any) -> None:
+        self.base = base
+        self.cupsd = Cupsd(base / "cups").start()
+        self.sim = build_simulator("evolis", cards=200, **sim_options)
+        self.server = TcpServer(self.sim).start()
+        self.state = base / "state"
+        self.state.mkdir(mode=0o711)
+        os.chmod(self.state, 0o711)
+        self.config = base / "station.toml"
+        self.config.write_text(
+            f'[station]\nid = "spool-test"\nstate_dir = "{self.state}"\n\n'
+            f'[cups]\nserver = "{self.cupsd.server}"\n\n'
+            f'[[printer]]\nid = "ev-net"\nqueue = "ektp"\nfamily = "evolis"\n'
+            f'url = "{self.server.url}"\n')
+        os.chmod(self.config, 0o644)
+        self.cupsd.add_queue("ektp", f"socket://127.0.0.1:{self.server.port}")
+        self.doc = base / "card.prn"
+        self.doc.write_bytes(card_job())
+        os.chmod(self.doc, 0o644)
+        self.agent: AgentProcess | None = None
+
+    def cli(self, *args: str) -> Any:
+        return run_cli("--config", str(self.config), *args, env=cli_env())
+
+    def install_and_wrap(self) -> None:
+        r = self.cli("cups", "install-backend", "--backend-dir", str(self.cupsd.backends))
+        assert r.code == 0, r.err
+        r = self.cli("cups", "wrap", "ektp", "--printer", "ev-net")
+        assert r.code == 0, r.err
+
+    def start_agent(self) -> None:
+        self.agent = AgentProcess(self.config, self.state, self.base / "agent.log").start()
+
+    def stop_agent(self) -> None:
+        if self.agent:
+            self.agent.stop()
+            self.agent = None
+
+    def wait_ingested(self, jobs: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Until ``jobs`` spooler jobs are settled in the job log (journal empty)."""
+        deadline = time.monotonic() + timeout
+        docs: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            r = self.cli("jobs", "--json")
+            if r.code == 0:
+                docs = [d for d in json.loads(r.out)["jobs"] if d["source"] == "spooler"]
+                journal = self.state / "spool-journal"
+                left = [n for n in os.listdir(journal) if n.endswith(".json")] \
+                    if journal.exists() else []
+                if len(docs) >= jobs and not left and all(d["state"] != "printing"
+                                                          for d in docs):
+                    return docs
+            time.sleep(0.3)
+        raise AssertionError(f"not ingested: {docs} {self.cupsd.log_text()[-3000:]}")
+
+    def balances(self) -> dict[str, int]:
+        conn = open_reader(self.state)
+        try:
+            return read_balances(conn).as_dict()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop_agent()
+        self.server.stop()
+        self.cupsd.cleanup()
+
+
+@pytest.fixture
+def station() -> Iterator[Station]:
+    base = Path(tempfile.mkdtemp(prefix="station-spool-"))
+    os.chmod(base, 0o755)
+    st = Station(base)
+    try:
+        yield st
+    finally:
+        st.close()
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_jobs_through_cupsd_are_counted_by_the_printer_counter(station: Station) -> None:
+    station.install_and_wrap()
+    station.cli("blanks", "receive", "--batch", "B1", "--count", "100")
+    station.start_agent()
+    station.cupsd.submit("ektp", station.doc, title=f"{NAME} {NIK}", user="operator")
+    station.cupsd.submit("ektp", station.doc, copies=2)
+    station.cupsd.wait_idle("ektp")
+    docs = station.wait_ingested(2)
+    truth = station.sim.model.truth
+    assert truth.picked == 3 and truth.issued == 3
+    assert sorted(d["cards"] for d in docs) == [1, 2]
+    assert [(d["counter_verified"], d["outcome"]) for d in docs] == [(True, "issued")] * 2
+    assert all(d["job_id"].startswith("cups:ektp:") for d in docs)
+    b = station.balances()
+    assert (b["stock"], b["issued"], b["in_printer"]) == (97, 3, 0)
+    conn = open_reader(station.state)
+    try:
+        assert verify(conn).ok
+    finally:
+        conn.close()
+
+
+def test_a_jam_overrides_the_socket_backends_success(station: Station) -> None:
+    station.sim.model.plan.events.append(_planned(2, "jam"))
+    station.install_and_wrap()
+    station.cli("blanks", "receive", "--batch", "B1", "--count", "100")
+    station.start_agent()
+    station.cupsd.submit("ektp", station.doc)
+    station.cupsd.wait_idle("ektp")
+    station.wait_ingested(1)
+    station.cupsd.submit("ektp", station.doc)
+    station.cupsd.wait_idle("ektp")
+    docs = station.wait_ingested(2)
+    jammed = docs[-1]
+    assert jammed["outcome"] == "spoiled" and jammed["category"] == "jam", jammed
+    b = station.balances()
+    assert (b["issued"], b["spoiled_held"], b["in_printer"]) == (1, 1, 0)
+    # The jam reached CUPS (the socket backend could not see it), then the faults.
+    queue = json.loads(station.cli("cups", "status", "--json").out)["queues"][0]
+    assert any(r.startswith("media-jam") for r in queue["reasons"]), queue
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        faults = json.loads(station.cli("faults", "--json").out)
+        if any(f["code"] == "card_jam" and f["source"] == "ev-net" for f in faults):
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(f"no card_jam fault: {faults}")
+
+
+def test_jobs_printed_while_the_daemon_is_down_are_ingested_once(station: Station) -> None:
+    station.install_and_wrap()
+    station.cli("blanks", "receive", "--batch", "B1", "--count", "100")
+    for _ in range(3):
+        station.cupsd.submit("ektp", station.doc)
+    station.cupsd.wait_idle("ektp")
+    journal = sorted(os.listdir(station.state / "spool-journal"))
+    assert len([n for n in journal if n.endswith(".end.json")]) == 3
+    station.start_agent()
+    station.wait_ingested(3)
+    station.stop_agent()
+    station.start_agent()       # a second start must not count anything again
+    docs = station.wait_ingested(3)
+    assert len(docs) == 3
+    b = station.balances()
+    assert (b["issued"], b["stock"]) == (3, 97) == (station.sim.model.truth.issued, 97)
+
+
+def test_titles_and_user_names_never_reach_the_state_dir_or_logs(station: Station) -> None:
+    station.install_and_wrap()
+    station.cli("blanks", "receive", "--batch", "B1", "--count", "100")
+    station.start_agent()
+    station.cupsd.submit("ektp", station.doc, title=f"{NAME} {NIK}", user="siti.rahayu")
+    station.cupsd.wait_idle("ektp")
+    station.wait_ingested(1)
+    station.stop_agent()
+    for path in [*station.state.rglob("*"), station.base / "agent.log"]:
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (NIK.encode(), NAME.encode(), b"siti.rahayu", b"Rahayu"):
+                assert secret not in data, f"{secret!r} found in {path}"
+
+
+def test_cups_commands_refuse_bad_input_with_one_line_and_change_nothing(
+        station: Station) -> None:
+    r = station.cli("cups", "wrap", "nope", "--printer", "ev-net")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    r = station.cli("cups", "wrap", "ektp", "--printer", "ghost")
+    assert r.code == 2 and "ghost" in r.err
+    r = station.cli("cups", "unwrap", "ektp")
+    assert r.code == 2 and "not wrapped" in r.err
+    station.install_and_wrap()
+    r = station.cli("cups", "wrap", "ektp", "--printer", "ev-net")
+    assert r.code == 2 and "already wrapped" in r.err
+    status = json.loads(station.cli("cups", "status", "--json").out)
+    assert status["queues"][0]["wrapped"] is True
+    assert status["queues"][0]["device_uri"] == f"station:socket://127.0.0.1:{station.server.port}"
+    r = station.cli("cups", "unwrap", "ektp", "--json")
+    assert r.code == 0 and json.loads(r.out)["device_uri"].startswith("socket://")
+    assert json.loads(station.cli("cups", "status", "--json").out)["queues"][0]["wrapped"] is False
+    # Discovery answers at once with one device line.
+    t0 = time.monotonic()
+    out = subprocess.run([str(station.cupsd.backends / "station")], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("network station ")
+    assert time.monotonic() - t0 < 10
+
+
+def _planned(card: int, event: str) -> Any:
+    from simulators.printers.model import Planned
+
+    return Planned(card, event)
