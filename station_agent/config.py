@@ -286,7 +286,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         t.only(("id", "url", "family", "poll_interval", "queue", "cards_per_copy"))
         pid = t.text("id", 'a printer id such as "evolis-1"', required=True, pattern=_ID)
         queue = t.text("queue", 'a CUPS queue name such as "ektp"', pattern=_QUEUE)
-        url = (_device_url(t, "url", "socket://10.0.0.5:9100", _DEVICE_SCHEMES)
+        url = (_device_url(t, "url", "serial:///dev/ttyUSB0", _DEVICE_SCHEMES)
                if queue is None or t.has("url") else "")
         family = t.text("family", f"one of {', '.join(PRINTER_FAMILIES)}")
         if family is not None and family not in PRINTER_FAMILIES:

@@ -93,7 +93,7 @@ def listing(conn: sqlite3.Connection, *, day_start: str | None = None,
         }
         card_list = cards.get(job_id, [])
         doc["open"] = any(c["outcome"] is None for c in card_list) or (
-            row is not None and row["state"] in ("started", "printing"))
+            row is not None and row["state"] in ("started", "printing", "awaiting_counter"))
         doc["state"] = _state(row, card_list)
         doc["outcome"] = _outcome(card_list)
         cats = sorted({c["category"] for c in card_list if c["category"]})

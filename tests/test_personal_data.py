@@ -22,6 +22,7 @@ from station_agent.ledger.model import Entry, Transfer
 OPAQUE = ("idem_id", "batch_id", "job_id", "device", "first_serial")
 BOUNDED_TEXT = {"reason": 500, "reference": 500}
 MACHINE = ("ts", "kind", "src", "dst", "prev_hash", "hash")   # set by the ledger itself
+CLOSED = ("category",)   # one keyword of a closed list (model.CATEGORIES)
 
 NAME = "Budi Santoso"
 NIK = "5371012345678901"
@@ -29,7 +30,13 @@ NIK = "5371012345678901"
 
 def test_every_text_field_is_classified() -> None:
     text_fields = {f.name for f in dataclasses.fields(Entry) if "str" in str(f.type)}
-    assert text_fields == set(OPAQUE) | set(BOUNDED_TEXT) | set(MACHINE)
+    assert text_fields == set(OPAQUE) | set(BOUNDED_TEXT) | set(MACHINE) | set(CLOSED)
+
+
+@pytest.mark.parametrize("value", [NAME, NIK, "jam " + NAME, "JAM"])
+def test_a_category_is_one_of_the_closed_list_and_nothing_else(value: str) -> None:
+    with pytest.raises(InvalidTransfer):
+        model.validate(model.reject("J-1", category=value, device="p1"))
 
 
 def _transfer_with(field_name: str, value: str) -> Transfer:

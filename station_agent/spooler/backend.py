@@ -55,6 +55,7 @@ _UUID = re.compile(r"(?:^|\s)job-uuid=urn:uuid:([0-9a-fA-F-]{8,64})(?:\s|$)")
 _QUEUE = re.compile(r"^[A-Za-z0-9_.@-]{1,127}$")
 _STATE_LINE = re.compile(r"^STATE:\s*(.*)$")
 _PAGE_LINE = re.compile(r"^PAGE:\s*(\d+)\s+(\d+)")
+_ERROR_LINE = re.compile(r"^ERROR:")
 OK, FAILED, STOP = 0, 1, 4
 
 
@@ -82,6 +83,9 @@ class Backend:
         self.serverbin = Path(env.get("CUPS_SERVERBIN", "/usr/lib/cups"))
         self.state_reasons: set[str] = set()
         self.pages = 0
+        #: ``ERROR:`` lines of the real backend (the ipp backend can report a
+        #: document the printer refused and still exit 0).
+        self.errors = 0
 
     def say(self, level: str, text: str) -> None:
         """One status line to CUPS (``INFO``/``WARNING``/``ERROR``/``STATE`` ...)."""
@@ -123,6 +127,8 @@ class Backend:
         p = _PAGE_LINE.match(line)
         if p:
             self.pages += int(p.group(2))
+        elif _ERROR_LINE.match(line):
+            self.errors += 1
 
 
 def _is_open(fd: int) -> bool:
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     reasons = sorted(set(printer_reasons) | b.state_reasons)
     st.write(journal.write_end, journal.EndRecord(
         job=key, attempt=attempt, exit_code=code, at=_now(), counter_after=after,
-        reasons=reasons, card_inside=inside, pages=b.pages))
+        reasons=reasons, card_inside=inside, pages=b.pages, errors=b.errors))
     return code
 
 

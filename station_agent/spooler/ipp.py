@@ -143,13 +143,16 @@ def decode(data: bytes) -> Response:
             group = {}
             resp.groups.append((GROUP_NAMES.get(tag, f"group-{tag}"), group))
             continue
-        if group is None or pos + 2 > len(data):
+        if group is None:
             raise IppError("IPP response has a value outside any attribute group")
-        (nlen,) = struct.unpack_from(">H", data, pos)
-        pos += 2
-        name = data[pos:pos + nlen].decode("utf-8", "replace")
-        pos += nlen
-        (vlen,) = struct.unpack_from(">H", data, pos)
+        try:
+            (nlen,) = struct.unpack_from(">H", data, pos)
+            pos += 2
+            name = data[pos:pos + nlen].decode("utf-8", "replace")
+            pos += nlen
+            (vlen,) = struct.unpack_from(">H", data, pos)
+        except struct.error:
+            raise IppError("IPP response ends inside an attribute") from None
         pos += 2
         raw = data[pos:pos + vlen]
         if len(raw) != vlen:
@@ -172,8 +175,11 @@ def _decode_value(tag: int, raw: bytes) -> Value:
     if tag == BOOLEAN and len(raw) == 1:
         return raw != b"\x00"
     if tag in (TEXT_LANG, NAME_LANG) and len(raw) >= 4:
-        (llen,) = struct.unpack_from(">H", raw, 0)
-        (tlen,) = struct.unpack_from(">H", raw, 2 + llen)
+        try:
+            (llen,) = struct.unpack_from(">H", raw, 0)
+            (tlen,) = struct.unpack_from(">H", raw, 2 + llen)
+        except struct.error:
+            raise IppError("IPP response has a malformed text-with-language value") from None
         return raw[4 + llen:4 + llen + tlen].decode("utf-8", "replace")
     if 0x40 <= tag <= 0x5F:
         return raw.decode("utf-8", "replace")

@@ -67,6 +67,8 @@ class EndRecord:
     #: A card is still inside the printer after the job (read from the printer).
     card_inside: bool = False
     pages: int = 0
+    #: ``ERROR:`` lines the real backend wrote.
+    errors: int = 0
 
 
 def journal_dir(state_dir: Path) -> Path:

@@ -64,7 +64,11 @@ def _failed_reasons(reasons: list[str]) -> list[str]:
 
 def plan_attempt(start: journal.StartRecord, end: journal.EndRecord | None,
                  next_before: int | None) -> _Plan:
-    """Decide the transfers of one attempt (pure; see the module docstring)."""
+    """Decide the transfers of one attempt (pure; see the module docstring).
+
+    ``next_before`` is the printer's counter at the next reading after this
+    attempt (the next attempt or job on the same printer), for an attempt
+    whose own reading after the job is missing."""
     if end is None:
         # CUPS ran the job again: this attempt's backend died mid-job.
         if start.counter_before is not None and next_before is not None \
@@ -72,17 +76,22 @@ def plan_attempt(start: journal.StartRecord, end: journal.EndRecord | None,
             n = next_before - start.counter_before
             return _Plan(n, True, 0, "open" if n else "", None, "interrupted")
         return _Plan(0, False, 0, "", None, "interrupted")
-    verified = (start.counter_before is not None and end.counter_after is not None
-                and end.counter_after >= start.counter_before)
+    after = end.counter_after if end.counter_after is not None else next_before
+    verified = (start.counter_before is not None and after is not None
+                and after >= start.counter_before)
     failed_by_printer = end.card_inside or bool(_failed_reasons(end.reasons))
     if verified:
-        assert start.counter_before is not None and end.counter_after is not None
-        n = end.counter_after - start.counter_before
+        assert start.counter_before is not None and after is not None
+        n = after - start.counter_before
     else:
-        n = start.cards if end.exit_code == 0 and not failed_by_printer else 0
+        # Without a counter, an exit code of 0 is the only evidence, unless the
+        # real backend reported an error (CUPS' ipp backend exits 0 after the
+        # printer refused the document): then nothing is known to be printed.
+        printed = end.exit_code == 0 and not failed_by_printer and not end.errors
+        n = start.cards if printed else 0
     if n == 0:
-        state = "completed" if end.exit_code == 0 and not failed_by_printer else "failed"
-        return _Plan(0, verified, 0, "", None, state)
+        ok = end.exit_code == 0 and not failed_by_printer and (verified or not end.errors)
+        return _Plan(0, verified, 0, "", None, "completed" if ok else "failed")
     if end.exit_code == 0 and not failed_by_printer:
         return _Plan(n, verified, n, "complete", None, "completed")
     if failed_by_printer:
@@ -107,28 +116,49 @@ class SpoolerSource:
     # -- the journal ----------------------------------------------------------------
 
     def ingest(self) -> int:
-        """Ingest every finished attempt in the journal; returns how many."""
+        """Ingest every finished attempt in the journal, oldest first; returns how many."""
         jobs, problems = journal.read_attempts(self.directory)
         for p in problems:
             if p not in self._reported:
                 self._reported.add(p)
                 self.on_error(f"spooler journal: {p}")
-        done = 0
+        flat: list[tuple[journal.Attempt, journal.Attempt | None]] = []
         for attempts in jobs.values():
             for i, att in enumerate(attempts):
-                nxt = attempts[i + 1].start.counter_before if i + 1 < len(attempts) else None
-                if att.end is None and i + 1 == len(attempts):
-                    self._note_started(att.start)   # still printing
-                    break
-                self._apply(att, nxt)
-                journal.remove(att.files)
-                done += 1
+                flat.append((att, attempts[i + 1] if i + 1 < len(attempts) else None))
+        flat.sort(key=lambda pair: (pair[0].start.at, pair[0].start.job, pair[0].start.attempt))
+        done = 0
+        for idx, (att, retry) in enumerate(flat):
+            s, e = att.start, att.end
+            if e is None and retry is None:
+                self._note_started(s)   # still printing
+                continue
+            if e is None:
+                next_before = retry.start.counter_before if retry else None
+            elif e.counter_after is None and s.counter_before is not None and s.printer:
+                # The printer did not answer after the job (it dropped the
+                # connection): the next reading on the same printer says how
+                # many cards this job took. Wait for one.
+                next_before = next((a.start.counter_before for a, _ in flat[idx + 1:]
+                                    if a.start.printer == s.printer
+                                    and a.start.counter_before is not None), None)
+                if next_before is None:
+                    self._note_started(s, state="awaiting_counter")
+                    continue
+            else:
+                next_before = None
+            self._apply(att, next_before)
+            journal.remove(att.files)
+            done += 1
         return done
 
-    def _note_started(self, s: journal.StartRecord) -> None:
-        self.ledger.write(lambda c: joblog.note(
-            c, s.job, joblog.SPOOLER, printer=s.printer, queue=s.queue, cards=s.cards,
-            state="printing", created_at=s.at))
+    def _note_started(self, s: journal.StartRecord, state: str = "printing") -> None:
+        def note(c: Any) -> None:
+            joblog.note(c, s.job, joblog.SPOOLER, printer=s.printer, queue=s.queue,
+                        cards=s.cards, state=state, created_at=s.at)
+            if state != "printing":
+                joblog.update(c, s.job, state=state)
+        self.ledger.write(note)
 
     def _apply(self, att: journal.Attempt, next_before: int | None) -> None:
         s, e = att.start, att.end

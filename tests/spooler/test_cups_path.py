@@ -20,8 +20,11 @@ from typing import Any
 import pytest
 
 from drivers.protocols import evolis as ev
+from drivers.protocols import magicard as mc
 from simulators.agent_process import AgentProcess
 from simulators.cupsd import Cupsd, unavailable
+from simulators.ippeve import IppEvePrinter
+from simulators.ippeve import unavailable as ippeve_unavailable
 from simulators.printers import build_simulator
 from simulators.printers.serve import TcpServer
 from station_agent.ledger import open_reader, verify
@@ -31,11 +34,25 @@ from tests.conftest import cli_env, run_cli
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
 NIK = "3171234567890123"
+#: Supplies a retransfer card printer reports over IPP (ippeveprinter attributes).
+RIBBON_MARKERS = """ATTR name marker-names "YMCKO ribbon","Retransfer film"
+ATTR keyword marker-types ink-ribbon,transfer-unit
+ATTR name marker-colors "#000000","none"
+ATTR integer marker-levels 40,8
+ATTR integer marker-low-levels 10,10
+ATTR integer marker-high-levels 100,100
+"""
 NAME = "Siti Rahayu"
 
 
-def card_job() -> bytes:
-    """One card as an issuing application's driver would send it: the Evolis print sequence."""
+def card_job(family: str = "evolis") -> bytes:
+    """One card as an issuing application's driver would send it: the family's print
+    sequence (Evolis ESC commands; a Magicard streamed job)."""
+    if family == "magicard":
+        return (mc.JOB_PREAMBLE + b"JOB,REJ ON," + mc.FS + b"J" + mc.COLON
+                + b"A1" * 32 + mc.FS + b"Y" + mc.COLON + b"B2" * 32 + mc.FS + b"K" + mc.COLON
+                + mc.ETX)
+
     def cmd(text: str) -> bytes:
         return ev.ESC + text.encode() + ev.CR
     return b"".join([cmd("Pr;ymcko"), cmd("Si"), cmd("Db;y;32;" + "A" * 64), cmd("Sp;y"),
@@ -45,10 +62,22 @@ def card_job() -> bytes:
 class Station:
     """A private cupsd, an Evolis simulator on TCP, a config and the daemon."""
 
-    def __init__(self, base: Path, **sim_options: Any) -> None:
+    def __init__(self, base: Path, ipp_uri: str | None = None, family: str = "evolis",
+                 **sim_options: Any) -> None:
         self.base = base
-        self.cupsd = Cupsd(base / "cups").start()
-        self.sim = build_simulator("evolis", cards=200, **sim_options)
+        self.cupsd = Cupsd(base / "cups")
+        self.server: TcpServer | None = None
+        self.agent: AgentProcess | None = None
+        try:
+            self._set_up(ipp_uri, family, sim_options)
+        except BaseException:
+            self.close()
+            raise
+
+    def _set_up(self, ipp_uri: str | None, family: str, sim_options: dict[str, Any]) -> None:
+        base = self.base
+        self.cupsd.start()
+        self.sim = build_simulator(family, **({"cards": 200} | sim_options))
         self.server = TcpServer(self.sim).start()
         self.state = base / "state"
         self.state.mkdir(mode=0o711)
@@ -57,22 +86,25 @@ class Station:
         self.config.write_text(
             f'[station]\nid = "spool-test"\nstate_dir = "{self.state}"\n\n'
             f'[cups]\nserver = "{self.cupsd.server}"\n\n'
-            f'[[printer]]\nid = "ev-net"\nqueue = "ektp"\nfamily = "evolis"\n'
-            f'url = "{self.server.url}"\n')
+            f'[[printer]]\nid = "ev-net"\nqueue = "ektp"\nfamily = "{family}"\n'
+            f'url = "{self.server.url}"\n'
+            + ('\n[[printer]]\nid = "ipp-1"\nqueue = "ektp-ipp"\ncards_per_copy = 2\n'
+               if ipp_uri else ""))
         os.chmod(self.config, 0o644)
         self.cupsd.add_queue("ektp", f"socket://127.0.0.1:{self.server.port}")
+        if ipp_uri:
+            self.cupsd.add_queue("ektp-ipp", ipp_uri)
         self.doc = base / "card.prn"
-        self.doc.write_bytes(card_job())
+        self.doc.write_bytes(card_job(family))
         os.chmod(self.doc, 0o644)
-        self.agent: AgentProcess | None = None
 
     def cli(self, *args: str) -> Any:
         return run_cli("--config", str(self.config), *args, env=cli_env())
 
-    def install_and_wrap(self) -> None:
+    def install_and_wrap(self, queue: str = "ektp", printer: str = "ev-net") -> None:
         r = self.cli("cups", "install-backend", "--backend-dir", str(self.cupsd.backends))
         assert r.code == 0, r.err
-        r = self.cli("cups", "wrap", "ektp", "--printer", "ev-net")
+        r = self.cli("cups", "wrap", queue, "--printer", printer)
         assert r.code == 0, r.err
 
     def start_agent(self) -> None:
@@ -109,7 +141,8 @@ class Station:
 
     def close(self) -> None:
         self.stop_agent()
-        self.server.stop()
+        if self.server is not None:
+            self.server.stop()
         self.cupsd.cleanup()
 
 
@@ -237,3 +270,40 @@ def _planned(card: int, event: str) -> Any:
     from simulators.printers.model import Planned
 
     return Planned(card, event)
+
+
+@pytest.mark.skipif(ippeve_unavailable() is not None, reason=str(ippeve_unavailable()))
+def test_an_ipp_printer_nobody_here_wrote_is_accounted_without_counters() -> None:
+    base = Path(tempfile.mkdtemp(prefix="station-spool-"))
+    os.chmod(base, 0o755)
+    printer = IppEvePrinter(attributes=RIBBON_MARKERS).start()
+    st = Station(base, ipp_uri=printer.uri)
+    try:
+        st.install_and_wrap("ektp-ipp", "ipp-1")
+        st.cli("blanks", "receive", "--batch", "B1", "--count", "100")
+        st.start_agent()
+        # ippeveprinter takes one copy per job (copies-supported 1-1): the
+        # document holds two cards (cards_per_copy = 2 for this printer).
+        st.cupsd.submit("ektp-ipp", st.doc)
+        st.cupsd.wait_idle("ektp-ipp")
+        st.cupsd.submit("ektp-ipp", st.doc)
+        st.cupsd.wait_idle("ektp-ipp")
+        docs = st.wait_ingested(2)
+        assert [d["cards"] for d in docs] == [2, 2]
+        assert [(d["counter_verified"], d["outcome"]) for d in docs] == [(False, "issued")] * 2
+        assert printer.jobs_received() >= 2
+        b = st.balances()
+        assert (b["issued"], b["stock"]) == (4, 96)
+        # State and supply levels of the IPP printer, read back through cupsd.
+        status = json.loads(st.cli("cups", "status", "--json").out)
+        q = next(x for x in status["queues"] if x["queue"] == "ektp-ipp")
+        assert q["wrapped"] and q["state"] in ("idle", "processing")
+        assert [(m["name"], m["level"]) for m in q["markers"]] == [
+            ("YMCKO ribbon", 40), ("Retransfer film", 8)], q
+        device = next(d for d in json.loads(st.cli("status", "--json").out)["devices"]
+                      if d["id"] == "ipp-1")
+        assert device["source"] == "spooler" and device["cups"]["markers"], device
+    finally:
+        st.close()
+        printer.stop()
+        subprocess.run(["rm", "-rf", str(base)], check=False)
