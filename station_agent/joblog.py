@@ -93,7 +93,8 @@ def listing(conn: sqlite3.Connection, *, day_start: str | None = None,
         }
         card_list = cards.get(job_id, [])
         doc["open"] = any(c["outcome"] is None for c in card_list) or (
-            row is not None and row["state"] in ("started", "printing", "awaiting_counter"))
+            row is not None and row["state"] in _UNFINISHED
+            and (row["source"] == SPOOLER or not card_list))
         doc["state"] = _state(row, card_list)
         doc["outcome"] = _outcome(card_list)
         cats = sorted({c["category"] for c in card_list if c["category"]})
@@ -108,14 +109,19 @@ def listing(conn: sqlite3.Connection, *, day_start: str | None = None,
     return out
 
 
+#: Job log states of a job whose cards are not all known yet.
+_UNFINISHED = ("started", "printing", "awaiting_counter")
+
+
 def _state(row: dict[str, Any] | None, cards: list[dict[str, Any]]) -> str:
+    """``open`` while a card's fate is unknown; a spooled job's own state (printing,
+    completed, failed ...); ``done`` for a driven or reported job whose cards are
+    settled."""
     if any(c["outcome"] is None for c in cards):
         return "open"
-    if row is not None and row["state"] in ("started", "printing"):
-        return str(row["state"])
-    if row is not None and row["state"] not in ("done",):
-        return str(row["state"])
-    return "done"
+    if row is None or (row["source"] != SPOOLER and cards):
+        return "done"
+    return str(row["state"])
 
 
 def _outcome(cards: list[dict[str, Any]]) -> str | None:

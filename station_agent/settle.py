@@ -76,6 +76,13 @@ def void_transfer(ledger: Ledger, job_id: str, category: str,
                            "them by its card job id (`station-agent jobs --json` lists them)")
         if rows:
             card = str(rows[0][0])
+        else:
+            # Say what became of the job's cards instead of "not in the ledger".
+            cards = ledger.read(lambda c: c.execute(
+                "SELECT job_id FROM jobs WHERE substr(job_id, 1, ?) = ? ORDER BY pick_seq "
+                "DESC", (len(job_id) + 1, job_id + "/")).fetchall())
+            if cards:
+                card = str(cards[0][0])
     row = ledger.read(lambda c: c.execute(
         "SELECT e.device FROM jobs j JOIN entries e ON e.seq = j.pick_seq WHERE j.job_id = ?",
         (card,)).fetchone())

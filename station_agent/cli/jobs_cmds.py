@@ -103,6 +103,10 @@ def _write(args: argparse.Namespace, state_dir: Path, op: str, params: dict[str,
     else:
         e = doc["entry"]
         cards = doc.get("resolved") or [e["job_id"]]
+        if doc.get("replay"):
+            print(f"{e['kind']} of {', '.join(cards)} was already recorded (entry {e['seq']}); "
+                  "nothing changed")
+            return 0
         print(f"{e['kind']} recorded for {', '.join(cards)}"
               + (f" ({e['category']})" if e.get("category") else "")
               + f"; spoiled held now {doc['balances']['spoiled_held']:,}")

@@ -173,6 +173,15 @@ def test_jobs_through_cupsd_are_counted_by_the_printer_counter(station: Station)
     assert all(d["job_id"].startswith("cups:ektp:") for d in docs)
     b = station.balances()
     assert (b["stock"], b["issued"], b["in_printer"]) == (97, 3, 0)
+    # The issuing application's chip write failed afterwards: the operator voids it.
+    one = next(d for d in docs if d["cards"] == 1)
+    r = station.cli("jobs", "void", one["job_id"], "--category", "chip_failed", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["balances"]["spoiled_held"] == 1
+    r = station.cli("jobs", "void", one["job_id"], "--category", "chip_failed")
+    assert r.code == 0 and "nothing changed" in r.out, r.out   # the same void again
+    r = station.cli("jobs", "void", one["job_id"], "--category", "damaged")
+    assert r.code == 2 and "already" in r.err, r.err
     conn = open_reader(station.state)
     try:
         assert verify(conn).ok
@@ -206,6 +215,12 @@ def test_a_jam_overrides_the_socket_backends_success(station: Station) -> None:
         time.sleep(0.3)
     else:
         raise AssertionError(f"no card_jam fault: {faults}")
+    # The operator clears the jam, then acknowledges the fault.
+    station.sim.model.operator_resolve_jam(removed=True)
+    r = station.cli("faults", "clear", "ev-net", "card_jam", "--json")
+    assert r.code == 0 and json.loads(r.out)["cleared_at"], r.err
+    r = station.cli("faults", "clear", "ev-net", "card_jam")
+    assert r.code == 2 and "no active fault" in r.err
 
 
 def test_jobs_printed_while_the_daemon_is_down_are_ingested_once(station: Station) -> None:
