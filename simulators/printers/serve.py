@@ -190,7 +190,13 @@ class TcpServer(_Server):
                         s.close()
                         clients.remove(s)
                         continue
-                    self._answer(data, s.sendall)
+                    try:
+                        self._answer(data, s.sendall)
+                    except OSError:
+                        # The host went away mid-reply (a killed backend): as a
+                        # printer does, drop that connection and serve the next.
+                        s.close()
+                        clients.remove(s)
         finally:
             for c in clients:
                 c.close()

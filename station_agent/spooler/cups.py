@@ -170,6 +170,21 @@ class Cups:
                         "reasons": [str(r) for r in g.get("job-state-reasons", []) if r]})
         return out
 
+    def job_state(self, cups_job: int) -> tuple[str | None, str]:
+        """The state of CUPS job ``cups_job`` (``processing``, ``completed`` ...) and
+        its UUID (hex digits only), or (None, "") when cupsd no longer knows it."""
+        req = ipp.Request(ipp.GET_JOB_ATTRIBUTES)
+        req.op(ipp.URI, "job-uri", f"ipp://localhost/jobs/{cups_job}")
+        req.op(ipp.KEYWORD, "requested-attributes", "job-state", "job-uuid")
+        resp = self.request(req)
+        if not resp.ok:
+            return None, ""
+        job = resp.first("job")
+        state = job.get("job-state", [0])[0]
+        uuid = str(job.get("job-uuid", [""])[0] or "").removeprefix("urn:uuid:")
+        return (JOB_STATES.get(state if isinstance(state, int) else 0),
+                uuid.replace("-", "").lower())
+
     def set_device_uri(self, queue: str, uri: str) -> None:
         """Change ``queue``'s device URI (CUPS-Add-Modify-Printer)."""
         req = ipp.Request(ipp.CUPS_ADD_MODIFY_PRINTER)

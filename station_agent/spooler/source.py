@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ from station_agent.spooler.reasons import REASON_FAULTS, faults_for, spoil_categ
 
 #: Source of spooler-wide faults.
 SPOOLER = "spooler"
+#: Seconds after which an attempt with no end is checked against cupsd.
+STALE_S = 5.0
 _JAM_LIKE = ("media-jam", "cover-open", "door-open", "marker-supply-empty",
              "com.station-agent-head-overheat")
 
@@ -128,29 +131,70 @@ class SpoolerSource:
                 flat.append((att, attempts[i + 1] if i + 1 < len(attempts) else None))
         flat.sort(key=lambda pair: (pair[0].start.at, pair[0].start.job, pair[0].start.attempt))
         done = 0
+        # A printer with an attempt still unsettled holds back its later attempts:
+        # their first counter reading may be what settles it.
+        held: set[str] = set()
         for idx, (att, retry) in enumerate(flat):
             s, e = att.start, att.end
-            if e is None and retry is None:
-                self._note_started(s)   # still printing
+            if s.printer is not None and s.printer in held:
+                self._note_started(s)
                 continue
-            if e is None:
-                next_before = retry.start.counter_before if retry else None
+            next_before: int | None = None
+            if e is None and retry is not None:
+                next_before = retry.start.counter_before
+            elif e is None:
+                # No end and no retry. CUPS prints one job of a queue at a time,
+                # so a later attempt on the same printer means this backend died;
+                # so does cupsd calling the job over (a backend killed with SIGKILL
+                # is "completed" to cupsd). The next reading says what it took.
+                next_before = self._next_reading(flat[idx + 1:], s)
+                if next_before is None:
+                    ended = self._ended_in_cups(s)
+                    if not ended or s.counter_before is not None:
+                        self._hold(s, held, "awaiting_counter" if ended else "printing")
+                        continue
             elif e.counter_after is None and s.counter_before is not None and s.printer:
                 # The printer did not answer after the job (it dropped the
                 # connection): the next reading on the same printer says how
                 # many cards this job took. Wait for one.
-                next_before = next((a.start.counter_before for a, _ in flat[idx + 1:]
-                                    if a.start.printer == s.printer
-                                    and a.start.counter_before is not None), None)
+                next_before = self._next_reading(flat[idx + 1:], s)
                 if next_before is None:
-                    self._note_started(s, state="awaiting_counter")
+                    self._hold(s, held, "awaiting_counter")
                     continue
-            else:
-                next_before = None
             self._apply(att, next_before)
             journal.remove(att.files)
             done += 1
         return done
+
+    def _hold(self, s: journal.StartRecord, held: set[str], state: str) -> None:
+        self._note_started(s, state=state)
+        if s.printer is not None:
+            held.add(s.printer)
+
+    @staticmethod
+    def _next_reading(later: list[tuple[journal.Attempt, journal.Attempt | None]],
+                      s: journal.StartRecord) -> int | None:
+        """The printer's counter at the first later attempt on the same printer."""
+        return next((a.start.counter_before for a, _ in later
+                     if a.start.printer == s.printer and s.printer is not None
+                     and a.start.counter_before is not None), None)
+
+    def _ended_in_cups(self, s: journal.StartRecord) -> bool:
+        """Whether cupsd says the job of an attempt with no end is over (its backend
+        died) - asked only once the attempt is older than :data:`STALE_S`."""
+        try:
+            started = datetime.fromisoformat(s.at.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if (datetime.now(UTC) - started).total_seconds() < STALE_S:
+            return False
+        try:
+            state, uuid = self.cups.job_state(s.cups_job)
+        except CupsError:
+            return False
+        if state is None or not uuid.startswith(s.job.rsplit(":", 1)[-1]):
+            return True   # cupsd no longer has this job (its number went to another)
+        return state not in ("pending", "held", "processing", "stopped")
 
     def _note_started(self, s: journal.StartRecord, state: str = "printing") -> None:
         def note(c: Any) -> None:
