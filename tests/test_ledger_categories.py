@@ -165,3 +165,28 @@ def _rehash_without_categories(state_dir: Path) -> None:
            BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;""")
     raw.commit()
     raw.close()
+
+
+def test_the_daily_report_counts_spoils_by_category(ledger: Ledger) -> None:
+    from datetime import date
+
+    from station_agent import clock
+    from station_agent.report.model import build_report
+    from station_agent.report.render import render
+
+    ledger.record(model.receive("B1", 20))
+    for job, cat in (("a", model.JAM), ("b", model.JAM), ("c", model.CHIP_FAILED)):
+        ledger.record(model.pick(job))
+        ledger.record(model.reject(job, category=cat))
+    _issue(ledger, "d")
+    ledger.record(model.void("d", model.PRINT_DEFECT))
+    today: date = clock.local_now().date()
+    r = ledger.read(lambda c: build_report(c, today, station_id="s1"))
+    assert r.spoiled_by_category == {"chip_failed": 1, "print_defect": 1, "damaged": 0,
+                                     "jam": 2, "other": 0}
+    assert (r.moved["spoiled"], r.moved["voided"]) == (4, 1)
+    assert r.stock_identity_ok and r.station_identity_ok
+    text = render(r, "text", "id")
+    assert "Rusak menurut penyebab" in text and "Chip gagal" in text
+    assert "spoiled_by_category,jam,2" in render(r, "csv", "en")
+    assert "Macet, dikeluarkan manual" in render(r, "html", "id")

@@ -80,9 +80,12 @@ class DayReport:
     chain_head: str
     entries: int
     history: list[DayFigures] = field(default_factory=list)
+    #: Cards spoiled this day by spoil category (DESIGN §3).
+    spoiled_by_category: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "spoiled_by_category": self.spoiled_by_category,
             "station_id": self.station_id, "date": self.day.isoformat(),
             "generated_at": self.generated_at,
             "opening": self.opening, "closing": self.closing, "moved": self.moved,
@@ -127,9 +130,20 @@ def _balances_at(conn: sqlite3.Connection, moment: datetime,
     return out
 
 
+def spoiled_by_category(conn: sqlite3.Connection, a: int, b: int) -> dict[str, int]:
+    """Cards spoiled (rejected, or voided after issue) in entries ``a`` to ``b - 1``,
+    by spoil category, every category present (zero when none)."""
+    out = dict.fromkeys(model.CATEGORIES, 0)
+    for cat, n in conn.execute(
+            "SELECT category, SUM(count) FROM entries WHERE seq >= ? AND seq < ? AND kind IN "
+            "(?, ?) GROUP BY category", (a, b, model.REJECT, model.VOID)):
+        out[cat if cat in out else model.OTHER] += n
+    return out
+
+
 def _moved(conn: sqlite3.Connection, a: int, b: int) -> dict[str, int]:
-    m = dict.fromkeys(("received", "adjusted", "picked", "issued", "spoiled", "disposed",
-                       "lost", "lost_from_stock", "lost_in_printer"), 0)
+    m = dict.fromkeys(("received", "adjusted", "picked", "issued", "spoiled", "voided",
+                       "disposed", "lost", "lost_from_stock", "lost_in_printer"), 0)
     for kind, src, dst, n in conn.execute(
             "SELECT kind, src, dst, SUM(count) FROM entries WHERE seq >= ? AND seq < ? "
             "GROUP BY kind, src, dst", (a, b)):
@@ -143,6 +157,10 @@ def _moved(conn: sqlite3.Connection, a: int, b: int) -> dict[str, int]:
             m["issued"] += n
         elif kind == model.REJECT:
             m["spoiled"] += n
+        elif kind == model.VOID:
+            # Issued cards that failed afterwards: spoiled today, no longer issued.
+            m["spoiled"] += n
+            m["voided"] += n
         elif kind == model.DISPOSE:
             m["disposed"] += n
         elif kind == model.WRITE_OFF:
@@ -230,4 +248,5 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
         network_down_minutes=round(net_down, 1), per_hour=per_hour,
         rate_per_day=fc.rate, days_left=days_left, runout_date=runout,
         cover_days=cover_days, request_quantity=request,
-        chain_head=f"{b - 1}:{head[0]}" if head else "0:", entries=b - 1, history=history)
+        chain_head=f"{b - 1}:{head[0]}" if head else "0:", entries=b - 1, history=history,
+        spoiled_by_category=spoiled_by_category(conn, a, b))

@@ -44,6 +44,10 @@ LABELS: dict[str, dict[str, str]] = {
         "history": "Last {n} days: issued, spoiled and closing stock",
         "chain": "Ledger chain head (witness)", "entries": "entries",
         "signatures": "Operator / Head of office",
+        "by_category": "Spoiled by cause", "voided": "of which voided after issue",
+        "cat_chip_failed": "Chip failed", "cat_print_defect": "Print defect",
+        "cat_damaged": "Physically damaged", "cat_jam": "Jammed, removed by hand",
+        "cat_other": "Other (see reasons)",
     },
     "id": {
         "title": "Berita acara rekonsiliasi blangko",
@@ -75,6 +79,11 @@ LABELS: dict[str, dict[str, str]] = {
         "history": "{n} hari terakhir: tercetak, rusak dan stok akhir",
         "chain": "Kepala rantai buku besar (saksi)", "entries": "entri",
         "signatures": "Operator / Kepala kantor",
+        "by_category": "Rusak menurut penyebab", "voided": "di antaranya dibatalkan setelah "
+                                                           "tercetak",
+        "cat_chip_failed": "Chip gagal", "cat_print_defect": "Cacat cetak",
+        "cat_damaged": "Rusak fisik", "cat_jam": "Macet, dikeluarkan manual",
+        "cat_other": "Lainnya (lihat keterangan)",
     },
 }
 
@@ -114,6 +123,11 @@ def render_text(r: DayReport, lang: str = "en") -> str:
         value = r.moved[key]
         out.append(f"  {t[label]:<34}{value:>+10,}" if key == "adjusted"
                    else f"  {t[label]:<34}{value:>10,}")
+    out += ["", f"{t['by_category']}:"]
+    for cat, n in r.spoiled_by_category.items():
+        out.append(f"  {t['cat_' + cat]:<34}{n:>10,}")
+    if r.moved.get("voided"):
+        out.append(f"  {t['voided']:<34}{r.moved['voided']:>10,}")
     ok = r.stock_identity_ok and r.station_identity_ok
     out += ["", f"{t['identity']}: {_identity(r, t)} -> "
                 f"{t['balanced'] if ok else t['not_balanced']}", "", f"{t['faults']}:"]
@@ -147,6 +161,9 @@ def render_csv(r: DayReport) -> str:
         w.writerow(["closing", a, r.closing[a]])
     for key, _label in MOVES:
         w.writerow(["moved", key, r.moved[key]])
+    for cat, n in r.spoiled_by_category.items():
+        w.writerow(["spoiled_by_category", cat, n])
+    w.writerow(["moved", "voided", r.moved.get("voided", 0)])
     w.writerow(["identity", "stock_balanced", str(r.stock_identity_ok).lower()])
     w.writerow(["identity", "station_balanced", str(r.station_identity_ok).lower()])
     for f in r.faults:
@@ -230,6 +247,10 @@ def render_html(r: DayReport, lang: str = "en") -> str:
                     f"{r.moved[key]:+,}</td></tr>" if key == "adjusted" else
                     f"<tr><td>{e(t[label])}</td><td class=n>{r.moved[key]:,}</td></tr>"
                     for key, label in MOVES)
+    cats = "".join(f"<tr><td>{e(t['cat_' + c])}</td><td class=n>{n:,}</td></tr>"
+                   for c, n in r.spoiled_by_category.items())
+    if r.moved.get("voided"):
+        cats += f"<tr><td>{e(t['voided'])}</td><td class=n>{r.moved['voided']:,}</td></tr>"
     if r.faults:
         faults = (f"<table><tr><th>{e(t['source'])}</th><th>{e(t['code'])}</th>"
                   f"<th>{e(t['severity'])}</th><th>{e(t['raised'])}</th>"
@@ -262,6 +283,7 @@ def render_html(r: DayReport, lang: str = "en") -> str:
 <table><tr><th>{e(t['account'])}</th><th class=n>{e(t['opening'])}</th>
 <th class=n>{e(t['closing'])}</th></tr>{rows}</table>
 <h2>{e(t['movements'])}</h2><table>{moves}</table>
+<h2>{e(t['by_category'])}</h2><table>{cats}</table>
 <p><b>{e(t['identity'])}:</b> {e(_identity(r, t))} &rarr; {verdict}</p>
 <h2>{e(t['faults'])}</h2>{faults}<ul>{down}{net}</ul>
 <h2>{e(t['per_hour'])}</h2><table class=hours><tr>{heads}</tr><tr>{hours}</tr></table>
