@@ -149,6 +149,8 @@ class Config:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     #: cupsd's domain socket or ``host:port`` (``[cups] server``); None: the system's.
     cups_server: str | None = None
+    #: CUPS' backend directory (``[cups] backend_dir``), where the backend is installed.
+    cups_backend_dir: str = "/usr/lib/cups/backend"
 
     def printer(self, printer_id: str) -> PrinterConfig:
         """The ``[[printer]]`` called ``printer_id``; :class:`BadInput` naming the known ones."""
@@ -318,9 +320,11 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                        "are one printer's cards")
 
     cu = _Table(file, "[cups]", data.get("cups", {}))
-    cu.only(("server",))
+    cu.only(("server", "backend_dir"))
     cups_server = cu.text("server", 'cupsd\'s socket path or host:port, such as '
                                     '"/run/cups/cups.sock"')
+    cups_backend_dir = cu.text("backend_dir", 'CUPS\' backend directory, such as '
+                                              '"/usr/lib/cups/backend"') or "/usr/lib/cups/backend"
 
     ids = [p.id for p in printers] + [r.id for r in readers]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
@@ -370,7 +374,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                   api_group=api_group,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults,
-                  cups_server=cups_server)
+                  cups_server=cups_server, cups_backend_dir=cups_backend_dir)
 
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")

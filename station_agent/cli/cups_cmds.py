@@ -20,7 +20,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       description="Write the station backend into CUPS' backend directory "
                                   "(root, 0700) for this config, and prepare its journal.")
     i.add_argument("--backend-dir", default=None,
-                   help="CUPS' backend directory (default /usr/lib/cups/backend)")
+                   help="CUPS' backend directory (default: [cups] backend_dir, else "
+                        "/usr/lib/cups/backend)")
     i.set_defaults(func=cmd_install)
     w = cs.add_parser("wrap", help="send a queue's jobs through the station backend",
                       description="Rewrite QUEUE's device URI to station:<its URI>.")
@@ -61,10 +62,10 @@ def _cups(args: argparse.Namespace) -> Any:
 
 
 def cmd_install(args: argparse.Namespace, state_dir: Path) -> int:
-    from station_agent.spooler.install import DEFAULT_BACKEND_DIR, install_backend
+    from station_agent.spooler.install import install_backend
 
     cfg = _config(args)
-    for line in install_backend(cfg.path, Path(args.backend_dir or DEFAULT_BACKEND_DIR),
+    for line in install_backend(cfg.path, Path(args.backend_dir or cfg.cups_backend_dir),
                                 state_dir):
         print(line)
     return 0

@@ -169,7 +169,14 @@ def _device_groups(cfg: Any, state_dir: Path, status: dict[str, Any] | None,
 
     by_id = {d["id"]: d for d in (status or {}).get("devices", [])}
     groups: list[Group] = []
+    if any(pc.queue for pc in cfg.printers):
+        from station_agent.diag.spool import spooler_checks
+
+        groups.append(Group("cups", lambda: spooler_checks(cfg), t.printer,
+                            "cupsd does not answer in time: restart CUPS"))
     for pc in cfg.printers:
+        if pc.queue:
+            continue   # printed through CUPS: the backend reads it between jobs
         def printer(pc: Any = pc) -> list[Check]:
             if status is not None:
                 try:

@@ -85,7 +85,8 @@ class Station:
         self.config = base / "station.toml"
         self.config.write_text(
             f'[station]\nid = "spool-test"\nstate_dir = "{self.state}"\n\n'
-            f'[cups]\nserver = "{self.cupsd.server}"\n\n'
+            f'[cups]\nserver = "{self.cupsd.server}"\n'
+            f'backend_dir = "{self.cupsd.backends}"\n\n'
             f'[[printer]]\nid = "ev-net"\nqueue = "ektp"\nfamily = "{family}"\n'
             f'url = "{self.server.url}"\n'
             + ('\n[[printer]]\nid = "ipp-1"\nqueue = "ektp-ipp"\ncards_per_copy = 2\n'
@@ -322,3 +323,20 @@ def test_an_ipp_printer_nobody_here_wrote_is_accounted_without_counters() -> Non
         st.close()
         printer.stop()
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_diag_checks_the_backend_and_each_queue(station: Station) -> None:
+    def checks() -> dict[str, dict[str, Any]]:
+        r = station.cli("diag", "--json")
+        return {c["name"]: c for c in json.loads(r.out)["checks"]}
+    c = checks()
+    assert c["cups:backend"]["status"] == "fail" and "install-backend" in c["cups:backend"]["hint"]
+    assert c["queue:ev-net"]["status"] == "fail" and "cups wrap" in c["queue:ev-net"]["hint"]
+    assert not any(n.startswith("printer:ev-net") for n in c)   # read by the backend
+    station.install_and_wrap()
+    c = checks()
+    assert c["cups:backend"]["status"] == "pass", c["cups:backend"]
+    assert c["queue:ev-net"]["status"] == "pass", c["queue:ev-net"]
+    station.cupsd.run_tool("cupsdisable", "ektp")
+    c = checks()
+    assert c["queue:ev-net"]["status"] == "fail" and "cupsenable" in c["queue:ev-net"]["hint"]

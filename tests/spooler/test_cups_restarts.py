@@ -4,6 +4,7 @@ is lost or counted twice, and nothing is printed twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -156,9 +157,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):   # it may have ended already
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
