@@ -142,6 +142,15 @@ class Printer(abc.ABC):
     def counters(self) -> Counters:
         """Lifetime counters; ``cards`` is the number of cards ever picked."""
 
+    @staticmethod
+    def _optional(read: Callable[[], int]) -> int | None:
+        """An optional counter: None (unknown) when this firmware refuses or garbles
+        the query, instead of failing the whole read. An offline printer still fails."""
+        try:
+            return read()
+        except ProtocolError:
+            return None
+
     def card_count(self) -> int:
         """The lifetime picked-card counter alone (one query where the family allows)."""
         return self.counters().cards

@@ -192,9 +192,12 @@ class EvolisPrinter(Printer):
     def counters(self) -> Counters:
         return Counters(
             cards=parse_int(self._query(ev.COUNT_CARDS), ev.COUNT_CARDS),
-            panels=parse_int(self._query(ev.COUNT_PANELS), ev.COUNT_PANELS),
-            cleanings=parse_int(self._query(ev.COUNT_CLEANINGS), ev.COUNT_CLEANINGS),
-            ribbon_remaining=parse_int(self._query(ev.RIBBON_REMAINING), ev.RIBBON_REMAINING),
+            panels=self._optional(lambda: parse_int(self._query(ev.COUNT_PANELS),
+                                                    ev.COUNT_PANELS)),
+            cleanings=self._optional(lambda: parse_int(self._query(ev.COUNT_CLEANINGS),
+                                                       ev.COUNT_CLEANINGS)),
+            ribbon_remaining=self._optional(lambda: parse_int(self._query(ev.RIBBON_REMAINING),
+                                                              ev.RIBBON_REMAINING)),
         )
 
     def card_count(self) -> int:

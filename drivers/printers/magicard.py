@@ -163,9 +163,11 @@ class MagicardPrinter(Printer):
                             self._ask(mc.CARD_POSITION))
 
     def counters(self) -> Counters:
-        return Counters(cards=self._number(mc.TOTAL_CARDS), panels=self._number(mc.TOTAL_PANELS),
-                        cleanings=self._number(mc.CLEANINGS),
-                        ribbon_remaining=self._number(mc.RIBBON_REMAINING))
+        return Counters(cards=self._number(mc.TOTAL_CARDS),
+                        panels=self._optional(lambda: self._number(mc.TOTAL_PANELS)),
+                        cleanings=self._optional(lambda: self._number(mc.CLEANINGS)),
+                        ribbon_remaining=self._optional(
+                            lambda: self._number(mc.RIBBON_REMAINING)))
 
     def card_count(self) -> int:
         return self._number(mc.TOTAL_CARDS)

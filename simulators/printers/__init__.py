@@ -38,6 +38,8 @@ OPTIONS: dict[str, tuple[type, Any, str]] = {
     "truncate_at": (list, [], "cards during which one reply is cut short"),
     "slow_at": (list, [], "cards during which one reply is slow"),
     "term": (str, "cr", "evolis reply terminator: cr or nul"),
+    "minimal": (int, 0, "1: a firmware without the optional queries (cleanings, ribbon "
+                        "remaining), which it refuses"),
     "ack": (int, 0, "evolis ACK/NACK mode: 1 or 0"),
     "scenario": (str, "", "scenario script file: lines `card K EVENT [ARG]`"),
 }
@@ -89,10 +91,11 @@ def build_simulator(family: str, **options: Any) -> Any:
     if family == "evolis":
         from simulators.printers.evolis import EvolisSimulator
 
-        return EvolisSimulator(model, wire, term=opts["term"], ack=bool(opts["ack"]))
+        return EvolisSimulator(model, wire, term=opts["term"], ack=bool(opts["ack"]),
+                               minimal=bool(opts["minimal"]))
     from simulators.printers.magicard import MagicardSimulator
 
-    return MagicardSimulator(model, wire)
+    return MagicardSimulator(model, wire, minimal=bool(opts["minimal"]))
 
 
 def simulator_from_url(url: str) -> Any:

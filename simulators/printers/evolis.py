@@ -35,8 +35,10 @@ class EvolisSimulator:
     family = "evolis"
 
     def __init__(self, model: m.PrinterModel, wire: WireFaults | None = None, *,
-                 term: str = "cr", ack: bool = False) -> None:
+                 term: str = "cr", ack: bool = False, minimal: bool = False) -> None:
         self.model = model
+        #: A firmware without the optional queries: it refuses them as unknown.
+        self.minimal = minimal
         self.wire = wire or WireFaults()
         self.term = ev.NUL if term == "nul" else ev.CR
         self.ack = ack
@@ -95,6 +97,8 @@ class EvolisSimulator:
                 return str(model.cards_counter).encode()
             if command == ev.COUNT_PANELS:
                 return str(model.panels_counter).encode()
+            if self.minimal and command in (ev.COUNT_CLEANINGS, ev.RIBBON_REMAINING, "Rcr"):
+                return self._err(ev.NACK_COMMAND)
             if command == ev.COUNT_CLEANINGS:
                 return str(model.cleanings_counter).encode()
             if command in (ev.RIBBON_REMAINING, "Rcr"):

@@ -35,8 +35,11 @@ class MagicardSimulator:
 
     family = "magicard"
 
-    def __init__(self, model: m.PrinterModel, wire: WireFaults | None = None) -> None:
+    def __init__(self, model: m.PrinterModel, wire: WireFaults | None = None, *,
+                 minimal: bool = False) -> None:
         self.model = model
+        #: A firmware without the optional queries: it refuses them as unknown.
+        self.minimal = minimal
         self.wire = wire or WireFaults()
         self._buf = bytearray()
         self._in_job = False      # inside a job frame (bytes are segments)
@@ -210,6 +213,8 @@ class MagicardSimulator:
         }
         if key == mc.PRINTER_STATUS:
             return self.printer_status()
+        if self.minimal and key in (mc.CLEANINGS, mc.RIBBON_REMAINING):
+            return mc.ERROR_PREFIX + mc.E_BAD_COMMAND
         return values.get(key, mc.ERROR_PREFIX + mc.E_BAD_COMMAND)
 
     def printer_status(self) -> str:

@@ -127,3 +127,17 @@ def test_sim_printer_refuses_a_bad_fault_option() -> None:
     res = run_cli("sim", "printer", "--family", "evolis", "--pty", "--jam-at", "three")
     assert res.code == 2
     assert "jam_at='three'" in res.err and res.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("family", ["evolis", "magicard"])
+def test_optional_counters_a_firmware_refuses_are_unknown_not_a_failure(family: str) -> None:
+    server = TcpServer(build_simulator(family, minimal=1)).start()
+    try:
+        counters = _json("printer", "counters", "--url", server.url, "--family", family)
+        assert counters["cards"] == 0
+        assert counters["cleanings"] is None and counters["ribbon_remaining"] is None
+        assert counters["panels"] == 0
+        info = _json("printer", "info", "--url", server.url, "--family", family)
+        assert info["family"] == family
+    finally:
+        server.stop()
