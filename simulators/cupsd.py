@@ -140,8 +140,12 @@ class Cupsd:
     def run_tool(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a CUPS client tool (``lp``, ``lpadmin`` ...) against this cupsd."""
         tool, rest = argv[0], list(argv[1:])
-        return subprocess.run([tool, "-h", self.socket, *rest], capture_output=True, text=True,
-                              check=check, timeout=30, env=self.env())
+        res = subprocess.run([tool, "-h", self.socket, *rest], capture_output=True, text=True,
+                             timeout=30, env=self.env())
+        if check and res.returncode != 0:
+            raise RuntimeError(f"{tool} {' '.join(rest)} exited {res.returncode}: "
+                               f"{res.stderr.strip()}")
+        return res
 
     def add_queue(self, name: str, uri: str, *, error_policy: str = "abort-job") -> None:
         """A raw queue (deprecated in CUPS 2.4, still what card printers' RAW jobs use)."""

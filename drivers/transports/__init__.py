@@ -1,6 +1,7 @@
-"""Byte transports under every printer driver: serial (and socket:// / rfc2217://
-through pyserial), USB bulk (pyusb), USB printer-class character devices, and
-in-process simulators. :func:`open_transport` picks one from a device URL;
+"""Byte transports under every printer driver: serial (and rfc2217:// through
+pyserial), TCP (``socket://``, a plain socket), USB bulk (pyusb), USB
+printer-class character devices, and in-process simulators.
+:func:`open_transport` picks one from a device URL;
 :class:`~drivers.transports.link.Link` adds reconnect with backoff on top.
 """
 

@@ -33,6 +33,10 @@ def open_transport(url: str, *, usb_backend: Any = None) -> Transport:
         from drivers.transports.lp import LpTransport
 
         return LpTransport(url)
+    if scheme in ("socket", "tcp"):
+        from drivers.transports.tcp import TcpTransport
+
+        return TcpTransport(url)
     if scheme == "sim":
         from drivers.transports.sim import SimTransport
 

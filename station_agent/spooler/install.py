@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import grp
 import os
+import site
 import stat
 import sys
 from pathlib import Path
 from typing import Final
 
+import station_agent
 from station_agent.errors import BadInput, OperationFailed
 from station_agent.spooler import journal
 from station_agent.spooler.backend import CONFIG_ENV, CUPS_USER, SCHEME
@@ -25,12 +27,16 @@ DEFAULT_BACKEND_DIR: Final = Path("/usr/lib/cups/backend")
 #: Mode cupsd needs to run a backend as root.
 BACKEND_MODE: Final = 0o700
 
-_LAUNCHER = """#!{python} -I
+# -I: nothing from the environment; -S: no site (cupsd starts this for every job,
+# and site's path hooks cost more than the backend's own imports). The paths
+# the package and its dependencies live in are written in instead.
+_LAUNCHER = """#!{python} -IS
 # station-agent's CUPS accounting backend; written by `station-agent cups install-backend`.
 # See docs/SPOOLER.md. Edit nothing here: install it again instead.
 import os
 import sys
 
+sys.path[:0] = {paths!r}
 os.environ["{env}"] = {config!r}
 from station_agent.spooler.backend import main
 
@@ -39,8 +45,11 @@ sys.exit(main())
 
 
 def launcher_text(config: Path, python: str | None = None) -> str:
+    """The launcher for ``config``, started by this Python with this package's paths."""
+    package_root = str(Path(station_agent.__file__).resolve().parent.parent)
+    paths = [package_root, *(p for p in site.getsitepackages() if p != package_root)]
     return _LAUNCHER.format(python=python or sys.executable, env=CONFIG_ENV,
-                            config=str(config))
+                            config=str(config), paths=paths)
 
 
 def install_backend(config: Path, backend_dir: Path, state_dir: Path) -> list[str]:
