@@ -47,6 +47,32 @@ def attend(issuer: CardIssuer, model: PrinterModel, result: IssueResult,
         model.clear()  # the operator presses the printer's OK button
 
 
+def service_printer(model: PrinterModel) -> list[str]:
+    """Walk up to a printer that stopped outside any job the agent drives (a
+    spooled job): take a card still inside out by hand (kept as spoiled), reload
+    blanks and ribbon when low, close the cover, let the head cool, empty the
+    reject box, press OK. Returns what was done, for a log line."""
+    done = []
+    with model.lock:
+        if model.position is not None:
+            model.operator_resolve_jam(removed=True)
+            done.append("took out the card inside")
+        if model.cover_open:
+            model.operator_close_cover()
+            done.append("closed the cover")
+        if model.feeder < 5:
+            model.refill(cards=50)
+            done.append("loaded blanks")
+        if model.ribbon < 50:
+            model.refill(ribbon=500)
+            done.append("replaced the ribbon")
+        model.cool_down()
+        model.empty_reject_box()
+        model.errors.clear()
+        model.clear()
+    return done
+
+
 def run_jobs(issuer: CardIssuer, model: PrinterModel, jobs: int, rng: random.Random,
              prefix: str = "job", max_attempts: int = 200) -> list[IssueResult]:
     """Issue ``jobs`` cards, attending to every stop; returns every attempt's result."""

@@ -20,6 +20,24 @@ from datetime import UTC, datetime
 SKEW_ENV = "STATION_AGENT_CLOCK_SKEW_FILE"
 _lock = threading.Lock()
 _skew = {"value": 0.0, "read_at": -1e9}
+#: A compressed day (the demo): (real epoch at the anchor, simulated epoch then, rate).
+_compressed: tuple[float, float, float] | None = None
+
+
+def compress(start: datetime, rate: float) -> None:
+    """Run this process's agent clock from ``start``, ``rate`` times faster than
+    real time (the demo's office day in a minute). Only the wall clock moves
+    faster; timeouts and poll intervals (``time.monotonic``) do not."""
+    global _compressed
+    if rate <= 0:
+        raise ValueError("the clock rate must be positive")
+    _compressed = (time.time(), start.timestamp(), rate)
+
+
+def uncompress() -> None:
+    """Back to real time."""
+    global _compressed
+    _compressed = None
 
 
 def skew_file() -> str | None:
@@ -45,6 +63,10 @@ def _skew_s() -> float:
 
 def time_s() -> float:
     """Seconds since the epoch, as :func:`time.time`."""
+    squeezed = _compressed
+    if squeezed is not None:
+        real0, sim0, rate = squeezed
+        return sim0 + (time.time() - real0) * rate + _skew_s()
     return time.time() + _skew_s()
 
 
@@ -56,3 +78,44 @@ def now() -> datetime:
 def local_now() -> datetime:
     """The current time in the local timezone (for day boundaries)."""
     return now().astimezone()
+
+
+#: File in the state directory naming the office's time zone (written by the
+#: daemon from ``[station] timezone``), so every command on that state agrees.
+TIMEZONE_FILE = "timezone"
+
+
+def known_timezone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def use_timezone(name: str) -> None:
+    """This process's local time is ``name``'s (reports, day boundaries)."""
+    os.environ["TZ"] = name
+    time.tzset()
+
+
+def station_timezone(state_dir: os.PathLike[str] | str) -> str | None:
+    """The office's time zone recorded in ``state_dir``, if any and known."""
+    try:
+        with open(os.path.join(state_dir, TIMEZONE_FILE), encoding="ascii") as f:
+            name = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name if name and known_timezone(name) else None
+
+
+def record_timezone(state_dir: os.PathLike[str] | str, name: str) -> None:
+    """Write ``name`` as ``state_dir``'s office time zone (atomically)."""
+    path = os.path.join(state_dir, TIMEZONE_FILE)
+    tmp = path + ".new"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(name + "\n")
+    os.replace(tmp, path)

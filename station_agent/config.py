@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from station_agent import clock
 from station_agent.errors import BadInput
 from station_agent.uplink.broker import Broker, parse_broker
 
@@ -141,6 +142,8 @@ class Config:
     station_id: str
     state_dir: Path | None = None
     api_group: str | None = None   # who may use the local API (default: the daemon's group)
+    #: The office's time zone (``[station] timezone``): reports' days and hours.
+    timezone: str | None = None
     printers: tuple[PrinterConfig, ...] = ()
     readers: tuple[ReaderConfig, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -274,11 +277,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     if "station" not in data:
         raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
     st = _Table(file, "[station]", data["station"])
-    st.only(("id", "state_dir", "api_group"))
+    st.only(("id", "state_dir", "api_group", "timezone"))
     station_id = st.text("id", 'a station id such as "kupang-01" (letters, digits, . _ -)',
                          required=True, pattern=_ID)
     state_dir = st.text("state_dir", 'a directory path such as "/var/lib/station-agent"')
     api_group = st.text("api_group", 'a group name such as "station-agent"', pattern=_ID)
+    timezone = st.text("timezone", 'an IANA time zone such as "Asia/Makassar"')
+    if timezone is not None and not clock.known_timezone(timezone):
+        raise st.error("timezone", 'an IANA time zone such as "Asia/Makassar" (WITA), '
+                                   '"Asia/Jakarta" (WIB) or "Asia/Jayapura" (WIT)')
     if api_group is not None:
         _check_group(file, api_group)
 
@@ -371,7 +378,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
                   state_dir=(path.parent / state_dir).resolve() if state_dir else None,
-                  api_group=api_group,
+                  api_group=api_group, timezone=timezone,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults,
                   cups_server=cups_server, cups_backend_dir=cups_backend_dir)

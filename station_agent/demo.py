@@ -11,9 +11,17 @@ devices' protocols:
   of them dead: a virtual reader of a private pcscd (the vpcd driver, read
   through PC/SC like a real one) when pcscd and vpcd are installed and no
   other pcscd runs, else an in-process reader;
+* a third printer on the network, printed to through the spooler the way real
+  issuing applications print: a private cupsd whose queue is wrapped by the
+  ``station`` backend over CUPS' own ``socket`` backend (when CUPS is
+  installed and the demo runs as root; else it says why), with a jam;
 * the central-server simulator, taken down once for a few seconds (an
   outage the network watch names and records);
 * a private mosquitto when one can be started, carrying every event upstream.
+
+The day runs on a compressed clock: office hours (07:30-16:00 in the office's
+time zone, WITA for Kupang) pass in about a minute, so the report's cards per
+hour, fault and outage minutes and stock forecast read like a real day's.
 
 A simulated operator attends to every stop (clears the jam, replaces the
 ribbon). At the end the ledger is compared with the printers' own ground
@@ -23,17 +31,30 @@ status is 1 if the ledger does not equal the truth.
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
 STATION_ID = "demo-kupang-01"
 PANELS_PER_CARD = 2
+#: The office: Kupang keeps WITA (UTC+8); it prints from 07:30 to 16:00.
+OFFICE_TZ = "Asia/Makassar"
+OFFICE_TZ_NAME = "WITA"
+OFFICE_OPEN, OFFICE_CLOSE = day_time(7, 30), day_time(16, 0)
+#: Wall-clock seconds the office day is compressed into.
+DAY_WALL_S = 40.0
+#: What the issuing application calls a spooled job: a citizen's name and NIK
+#: (made up). The backend must keep neither.
+SPOOL_TITLE = "KTP-el Siti Rahayu 5371014405900003"
 
 
 class _Day:
@@ -87,20 +108,38 @@ class _Encoder:
             self.pcscd = None
 
 
+def _toml(data: dict[str, Any]) -> str:
+    """The demo's config as TOML text (flat tables and arrays of tables only)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        return json.dumps(str(v))   # a JSON string is a TOML basic string here
+
+    out: list[str] = []
+    for name, table in data.items():
+        for t in table if isinstance(table, list) else [table]:
+            out.append(f"[[{name}]]" if isinstance(table, list) else f"[{name}]")
+            out += [f"{k} = {value(v)}" for k, v in t.items()]
+            out.append("")
+    return "\n".join(out)
+
+
 def _config(state: Path, server_url: str, broker_url: str | None, cards: int, seed: int,
-            reader_url: str) -> Any:
-    from station_agent.config import parse_config
+            reader_url: str, spool: _Spooler | None) -> Any:
+    from station_agent.config import load_config
 
     rng = random.Random(seed)
-    half = cards // 2
-    # print_ms paces the day so a person can watch it (about 20 s).
-    evolis = (f"sim://evolis?cards={half + 40}&ribbon=5000&seed={seed}&print_ms=40"
-              f"&jam_at={rng.randint(half // 3, half // 2)}")
+    share = cards // (3 if spool else 2)
+    # print_ms paces the day so a person can watch it.
+    evolis = (f"sim://evolis?cards={share + 40}&ribbon=5000&seed={seed}&print_ms=40"
+              f"&jam_at={rng.randint(share // 3, share // 2)}")
     # The Magicard's ribbon runs out two-thirds into its share of the day.
-    magicard = (f"sim://magicard?cards={half + 40}&ribbon={PANELS_PER_CARD * (2 * half // 3)}"
+    magicard = (f"sim://magicard?cards={share + 40}&ribbon={PANELS_PER_CARD * (2 * share // 3)}"
                 f"&seed={seed + 1}&print_ms=40")
     data: dict[str, Any] = {
-        "station": {"id": STATION_ID, "state_dir": str(state)},
+        "station": {"id": STATION_ID, "state_dir": str(state), "timezone": OFFICE_TZ},
         "printer": [{"id": "evolis-1", "url": evolis, "poll_interval": 0.5},
                     {"id": "magicard-1", "url": magicard, "family": "magicard",
                      "poll_interval": 0.5}],
@@ -113,9 +152,56 @@ def _config(state: Path, server_url: str, broker_url: str | None, cards: int, se
         "faults": {"raise_after": 1, "clear_after": 1},
         "stock": {"low_threshold": 100},
     }
+    if spool is not None:
+        data["printer"].append({"id": "evolis-net", "queue": "ektp", "family": "evolis",
+                                "url": spool.server.url})
+        data["cups"] = {"server": spool.cupsd.server, "backend_dir": str(spool.cupsd.backends)}
     if broker_url:
         data["uplink"] = {"mqtt_url": broker_url, "reconnect_max": 1.0, "status_interval": 5}
-    return parse_config(data, state / "station.toml")
+    path = state / "station.toml"
+    path.write_text(_toml(data), encoding="utf-8")
+    os.chmod(path, 0o644)   # the CUPS backend (as lp) reads it
+    return load_config(path)
+
+
+class _Spooler:
+    """The spooled printer: a private cupsd, its queue wrapped by the station
+    backend over CUPS' socket backend, an Evolis simulator on a TCP port."""
+
+    def __init__(self, where: Path, cards: int, seed: int) -> None:
+        from simulators.cupsd import Cupsd
+        from simulators.printers import build_simulator
+        from simulators.printers.serve import TcpServer
+
+        self.sim = build_simulator("evolis", cards=cards + 40, seed=seed + 2, print_ms=40,
+                                   jam_at=[max(2, cards // 2)])
+        self.server = TcpServer(self.sim).start()
+        self.cupsd = Cupsd(where / "cups")
+        self.doc = where / "card.prn"
+
+    @staticmethod
+    def unavailable() -> str | None:
+        from simulators.cupsd import unavailable
+
+        return unavailable()
+
+    def start(self, config: Path, state: Path) -> None:
+        from station_agent.spooler.cups import Cups
+        from station_agent.spooler.install import install_backend, wrap
+
+        self.cupsd.start()
+        self.cupsd.add_queue("ektp", f"socket://127.0.0.1:{self.server.port}")
+        install_backend(config, self.cupsd.backends, state)
+        wrap(Cups(self.cupsd.server), "ektp")
+        # One card as the issuing application's driver sends it (Evolis commands).
+        cmds = ("Pr;ymcko", "Si", "Db;k;2;" + "B" * 64, "Sp;k", "Db;o;2;" + "C" * 64,
+                "Sp;o", "Se")
+        self.doc.write_bytes(b"".join(b"\x1b" + c.encode() + b"\r" for c in cmds))
+        os.chmod(self.doc, 0o644)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.cupsd.stop()
 
 
 def _model(unit: Any) -> Any:
@@ -138,12 +224,16 @@ def _attach_chips(station: Any, seed: int, slot: Any) -> None:
 
 def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int) -> None:
     from simulators.operator import PANELS, attend
+    from station_agent import clock, joblog
     from station_agent.issuing import NOT_STARTED, PENDING
 
     rng = random.Random(f"{seed}:{unit.id}")
     model = _model(unit)
     try:
         for job in jobs:
+            station.ledger.write(lambda c, j=job: joblog.note(
+                c, j, joblog.DRIVEN, printer=unit.id,
+                created_at=clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")))
             for _attempt in range(200):
                 with unit.job_lock:
                     result = unit.issuer.issue(job, PANELS)
@@ -164,6 +254,30 @@ def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int)
         day.errors.append(f"{unit.id}: {exc}")
 
 
+def _spool_day(station: Any, spool: _Spooler, jobs: int, day: _Day) -> None:
+    """The issuing application prints through CUPS; the operator walks up when
+    the agent shows that the printer stopped."""
+    from simulators.operator import service_printer
+
+    model = spool.sim.model
+    try:
+        for _ in range(jobs):
+            spool.cupsd.submit("ektp", spool.doc, title=SPOOL_TITLE, user="operator1")
+            spool.cupsd.wait_idle("ektp", timeout=60)
+            if model.position is not None or model.errors:
+                for _wait in range(40):   # the fault reaches the agent through cupsd
+                    if station.board.active("evolis-net"):
+                        break
+                    time.sleep(0.05)
+                done = service_printer(model)
+                day.note(f"evolis-net (CUPS queue ektp): printer stopped -> operator "
+                         f"{', '.join(done) or 'pressed OK'}")
+            with day.lock:
+                day.done += 1
+    except Exception as exc:   # reported, and the demo fails
+        day.errors.append(f"evolis-net: {exc}")
+
+
 def _outage(server: Any, day: _Day, at: float, seconds: float) -> None:
     while day.done < day.cards * at and not day.errors:
         time.sleep(0.1)
@@ -181,8 +295,11 @@ def _panel(station: Any, day: _Day, started: float) -> list[str]:
     faults = ", ".join(f"{f['source']}:{f['code']}" for f in st["faults"]) or "none"
     uplink = ("no broker" if up["state"] == "disabled" else
               f"{up['state']}, backlog {up['backlog']}, sent {up.get('sent', 0)}")
+    from station_agent import clock
+
     return [
-        f"station {STATION_ID} - simulated day, {time.monotonic() - started:5.1f} s",
+        f"station {STATION_ID} - office day {clock.local_now():%Y-%m-%d %H:%M} "
+        f"{OFFICE_TZ_NAME} ({time.monotonic() - started:4.1f} s)",
         f"  cards      {day.done:4d}/{day.cards}  issued {b.issued:4d}  spoiled "
         f"{b.spoiled_held:3d}  lost {b.lost}  in printer {b.in_printer}",
         f"  stock      {b.stock:4d}",
@@ -192,12 +309,45 @@ def _panel(station: Any, day: _Day, started: float) -> list[str]:
     ]
 
 
+def _office_day(now: datetime) -> date:
+    """The latest office day that is over by ``now`` (local): its entries are then
+    never in the future of the machine's clock."""
+    return now.date() if now.time() >= OFFICE_CLOSE else now.date() - timedelta(days=1)
+
+
+def _use_office_time_zone(where: Path) -> None:
+    """This process keeps the office's local time (reports, the panel), and so do
+    the commands later run on the demo's state."""
+    from station_agent import clock
+
+    clock.use_timezone(OFFICE_TZ)
+    clock.record_timezone(where, OFFICE_TZ)
+
+
+def _unreachable_by_lp(where: Path) -> str | None:
+    """Why CUPS' backend user could not reach the demo's state directory, or None."""
+    for parent in where.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            return (f"{parent} is not searchable by CUPS' backend user lp: give the demo a "
+                    f"--state-dir elsewhere, or chmod o+x {parent}")
+    return None
+
+
+def _command() -> str:
+    """How to run the CLI from here (after the set-up it is not on PATH)."""
+    found = shutil.which("station-agent")
+    if found:
+        return "station-agent"
+    beside = Path(sys.executable).parent / "station-agent"
+    return str(beside) if beside.exists() else f"{sys.executable} -m station_agent"
+
+
 def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True) -> int:
     """Run the demo day; return the exit code (0 when the ledger equals the truth)."""
     from simulators.mosquitto import Mosquitto, find_binary
     from simulators.operator import mismatches
     from simulators.server import ServerSim
-    from station_agent import logs
+    from station_agent import clock, logs
     from station_agent.ledger import model, open_reader, verify
     from station_agent.report.model import build_report
     from station_agent.report.render import render_html, render_text
@@ -206,13 +356,18 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
     temp = state_dir is None
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="station-agent-demo-"))
     where.mkdir(parents=True, exist_ok=True)
+    _use_office_time_zone(where)
+    office_day = _office_day(clock.local_now())
+    opens = datetime.combine(office_day, OFFICE_OPEN).astimezone()
+    closes = datetime.combine(office_day, OFFICE_CLOSE).astimezone()
     live = sys.stdout.isatty()
     log_file = (where / "demo.log").open("a", encoding="utf-8")
     logs.configure("info", json=True, stream=log_file)
     cards = max(10, min(jobs, 2000))
     say = print
-    say(f"station-agent demo: a simulated station day (seed {seed}, {cards} cards), "
-        f"state in {where}", flush=True)
+    say(f"station-agent demo: a simulated office day, {office_day} "
+        f"{OFFICE_OPEN:%H:%M}-{OFFICE_CLOSE:%H:%M} {OFFICE_TZ_NAME} in about "
+        f"{DAY_WALL_S:.0f} s (seed {seed}, {cards} cards), state in {where}", flush=True)
     started = time.monotonic()
     server = ServerSim().start()
     mq = None
@@ -225,59 +380,91 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
         say("  (no uplink: mosquitto is not installed; apt-get install mosquitto)")
     encoder = _Encoder().start()
     say(f"  chips: {encoder.how}", flush=True)
+    spool: _Spooler | None = None
+    why = _Spooler.unavailable() or _unreachable_by_lp(where)
+    if why is None:
+        os.chmod(where, 0o711)   # the CUPS backend (as lp) reaches its journal here
+        spool = _Spooler(where, cards // 3, seed)
+        say("  spooler: a private cupsd, queue ektp wrapped by the station backend over "
+            "CUPS' socket backend", flush=True)
+    else:
+        say(f"  spooler: not shown ({why})", flush=True)
     station = None
     day = _Day(cards)
+    units: list[Any] = []
+    received = 0
+    wrong: list[str] = []
+    final = None
+    clock.compress(opens, (closes - opens).total_seconds() / DAY_WALL_S)
     try:
         cfg = _config(where, f"{server.url}/health", mq.url if mq else None, cards, seed,
-                      encoder.url)
+                      encoder.url, spool)
+        if spool is not None:
+            spool.start(cfg.path, where)
         station = Station(cfg, where)
         _attach_chips(station, seed, encoder.slot)
-        station.start()
-        received = 0
         for batch, count in (("KTP-2026-11-A", cards // 2 + 60), ("KTP-2026-11-B", cards // 2)):
             station.ledger.record(model.receive(batch, count))
             received += count
             day.note(f"delivery {batch}: {count} blanks")
+        station.start()
         names = [f"job-{seed}-{i:05d}" for i in range(cards)]
         units = list(station.printers.values())
+        spooled = cards // 3 if spool is not None else 0
+        driven = names[spooled:]
         threads = [threading.Thread(target=_printer_day,
-                                    args=(station, u, names[k::2], day, seed), daemon=True)
+                                    args=(station, u, driven[k::len(units)], day, seed),
+                                    daemon=True)
                    for k, u in enumerate(units)]
+        if spool is not None:
+            threads.append(threading.Thread(target=_spool_day,
+                                            args=(station, spool, spooled, day), daemon=True))
         threads.append(threading.Thread(target=_outage, args=(server, day, 0.4, 3.0),
                                         daemon=True))
         for t in threads:
             t.start()
         shown, last_plain = 0, 0.0
-        while any(t.is_alive() for t in threads):
-            time.sleep(0.25)
+
+        def show(force: bool = False) -> None:
+            nonlocal shown, last_plain
             if live:
                 lines = _panel(station, day, started) + ["  events:"] + \
                     [f"    {e}" for e in day.events[-6:]]
                 sys.stdout.write("\x1b[2J\x1b[H" + "\n".join(lines) + "\n")
                 sys.stdout.flush()
-            else:
-                for e in day.events[shown:]:
-                    say(f"  {e}", flush=True)
-                shown = len(day.events)
-                if time.monotonic() - last_plain >= 2.0:
-                    last_plain = time.monotonic()
-                    say("  " + " | ".join(s.strip() for s in _panel(station, day, started)[1:]),
-                        flush=True)
-        # Let the watch see the server back and the uplink drain.
+                return
+            for e in day.events[shown:]:
+                say(f"  {e}", flush=True)
+            shown = len(day.events)
+            if force or time.monotonic() - last_plain >= 2.0:
+                last_plain = time.monotonic()
+                say("  " + " | ".join(x.strip() for x in _panel(station, day, started)[1:]),
+                    flush=True)
+
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.25)
+            show()
+        # Let the watch see the server back, the journal be ingested, the uplink drain.
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             st = station.status()
-            if not st["network"]["in_outage"] and st["uplink"].get("backlog", 0) in (0, None):
+            journal = where / "spool-journal"
+            pending = journal.exists() and any(journal.glob("*.json"))
+            if (not st["network"]["in_outage"] and not pending
+                    and st["uplink"].get("backlog", 0) in (0, None)):
                 break
             time.sleep(0.2)
-        for e in day.events[shown:]:
-            say(f"  {e}")
+        show(force=True)   # the panel ends on the last card
         final = station.ledger.balances()
-        models = [_model(u) for u in units]
+        models = [_model(u) for u in units] + ([spool.sim.model] if spool else [])
         wrong = mismatches(final, models, received) + day.errors
+        day_end = min(clock.local_now(), closes)
     finally:
         if station is not None:
             station.stop()
+        clock.uncompress()
+        if spool is not None:
+            spool.stop()
         encoder.stop()
         server.stop()
         if mq is not None:
@@ -286,7 +473,7 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
     conn = open_reader(where)
     try:
         check = verify(conn)
-        report = build_report(conn, date.today(), station_id=STATION_ID)
+        report = build_report(conn, office_day, station_id=STATION_ID, now=day_end)
     finally:
         conn.close()
     html_path = where / f"report-{report.day.isoformat()}.html"
@@ -296,6 +483,7 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
     say("")
     say(f"ledger verify: {'OK' if check.ok else 'BROKEN at entry ' + str(check.first_break)}, "
         f"{check.entries} entries")
+    assert final is not None
     if wrong:
         say("ledger does NOT equal the simulators' ground truth: " + "; ".join(wrong))
     else:
@@ -303,8 +491,9 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
             f"{final.spoiled_held} spoiled and held, {final.lost} lost, {final.stock} in stock")
     say(f"HTML report: {html_path}")
     say(f"done in {time.monotonic() - started:.1f} s")
+    exe = _command()
     if temp:
-        say(f"state kept in {where}: try `station-agent --state-dir {where} blanks` or "
-            "`... report --lang id`")
+        say(f"state kept in {where}: try `{exe} --state-dir {where} jobs` or "
+            f"`{exe} --state-dir {where} report --date {office_day} --lang id`")
     log_file.close()
     return 0 if check.ok and not wrong else 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.printers import Panel, PrinterError, open_printer
-from station_agent import daily, faultlog, joblog, logs, settle
+from station_agent import clock, daily, faultlog, joblog, logs, settle
 from station_agent.api import protocol as p
 from station_agent.api.peers import AccessPolicy
 from station_agent.api.server import ApiServer
@@ -195,6 +195,10 @@ class Station:
     def __init__(self, config: Config, state_dir: Path, *, serve_api: bool = True) -> None:
         self.config, self.state_dir = config, Path(state_dir)
         self.log = logs.get("station", station=config.station_id)
+        if config.timezone:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            clock.record_timezone(self.state_dir, config.timezone)
+            clock.use_timezone(config.timezone)
         self.started_at = now_utc()
         self.ledger = Ledger(self.state_dir, station_id=config.station_id)
         fc = config.faults
@@ -354,6 +358,8 @@ class Station:
 
     def check_stock(self) -> None:
         b = self.ledger.balances()
+        if b.received == 0 and b.adjusted == 0:
+            return   # no delivery recorded yet: nothing to run low on
         fc = self.ledger.read(lambda conn: forecast(conn, b.stock))
         low = b.stock < self.config.stock.low_threshold
         self.board.observe("station", "stock_low", low,

@@ -39,7 +39,9 @@ def forecast(conn: sqlite3.Connection, stock: int, now: datetime | None = None) 
     """The forecast from the ledger's picks (and stock write-offs) in the window.
 
     The rate divides by the whole window, or by the ledger's age when it is
-    younger (at least one hour, so a first busy hour does not look like a day).
+    younger, counted in whole days (rounded up): an office prints in one shift
+    a day, so a young ledger's first hours are that day's use, not a 24-hour
+    pace (300 cards in a morning are 300 a day, not 1,200).
     """
     now = now or clock.now()
     since = now - timedelta(days=WINDOW_DAYS)
@@ -57,6 +59,7 @@ def forecast(conn: sqlite3.Connection, stock: int, now: datetime | None = None) 
     if oldest is not None:
         born = datetime.fromisoformat(str(oldest).replace("Z", "+00:00"))
         start = max(since, born)
-    days = max((now - start).total_seconds() / 86400, 1 / 24)
+    days = max(1.0, math.ceil((now - start).total_seconds() / 86400 - 1e-9)) \
+        if start > since else WINDOW_DAYS
     rate = used / days
     return Forecast(stock, rate, stock / rate if rate > 0 else math.inf)

@@ -12,6 +12,7 @@ import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +27,12 @@ def demo_day(tmp_path_factory: pytest.TempPathFactory,
     """One demo day (non-tty: plain progress lines), its state kept; with PC/SC
     when pcscd and vpcd are installed (always under CI)."""
     with_pcsc = free_pcscd(request)
-    state = tmp_path_factory.mktemp("demo") / "state"
+    # CUPS' backend (as lp) must reach the journal in the state dir: not under
+    # pytest's private (0700) tmp dir.
+    base = Path(tempfile.mkdtemp(prefix="station-demo-test-"))
+    os.chmod(base, 0o755)
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
+    state = base / "state"
     r = run_cli("--state-dir", str(state), "demo", "--seed", "7", "--jobs", "120", timeout=180)
     assert r.code == 0, r.out[-3000:] + r.err[-2000:]
     return state, r.out, with_pcsc
@@ -49,6 +55,29 @@ def test_demo_reconciles_with_the_simulators(demo_day: tuple[Path, str, bool]) -
     assert "\x1b[" not in out and "issued" in out
     v = run_cli("--state-dir", str(state), "ledger", "verify", "--json")
     assert v.code == 0 and json.loads(v.out)["ok"] is True
+    # The office day ran on the office's clock: 07:30-16:00 WITA, in a minute or so.
+    assert "07:30-16:00 WITA" in out and "Cards issued per hour: 07h" in out
+
+
+def test_part_of_the_day_prints_through_cupsd(demo_day: tuple[Path, str, bool]) -> None:
+    from simulators.cupsd import unavailable
+
+    state, out, _pcsc = demo_day
+    if unavailable() is not None:
+        assert "spooler: not shown (" in out
+        return
+    assert "queue ektp wrapped by the station backend" in out
+    jobs = json.loads(run_cli("--state-dir", str(state), "jobs", "--json").out)["jobs"]
+    spooled = [j for j in jobs if j["source"] == "spooler"]
+    assert len(spooled) == 40 and all(j["counter_verified"] for j in spooled)
+    assert {j["source"] for j in jobs} == {"spooler", "driven"}
+    # The issuing application named each job after a citizen: nothing of it is kept.
+    from station_agent.demo import SPOOL_TITLE
+
+    for path in state.rglob("*"):
+        if path.is_file() and "cups" not in path.parts and path.name != "station.toml":
+            data = path.read_bytes()
+            assert b"Siti" not in data and SPOOL_TITLE.split()[-1].encode() not in data, path
 
 
 def test_blanks_and_faults_json_after_the_day(demo_day: tuple[Path, str, bool]) -> None:
@@ -89,13 +118,18 @@ def test_diag_json_after_the_day(demo_day: tuple[Path, str, bool]) -> None:
     assert checks["stock"]["detail"].startswith(f"{_stock_of(state):,} blanks in stock")
 
 
+def _day(out: str) -> str:
+    """The office day the demo simulated (its report's file name says it)."""
+    return out.split("HTML report: ")[1].split()[0].rsplit("report-", 1)[1][:10]
+
+
 def _stock_of(state: Path) -> int:
     return int(json.loads(run_cli("--state-dir", str(state), "blanks", "--json").out)["stock"])
 
 
 def test_report_csv_and_json_follow_the_contract(demo_day: tuple[Path, str, bool]) -> None:
     state, _out, _pcsc = demo_day
-    r = run_cli("--state-dir", str(state), "report", "--format", "csv")
+    r = run_cli("--state-dir", str(state), "report", "--date", _day(_out), "--format", "csv")
     assert r.code == 0, r.err
     rows = list(csv.reader(io.StringIO(r.out)))
     assert rows[0] == ["section", "item", "value"]
@@ -109,7 +143,8 @@ def test_report_csv_and_json_follow_the_contract(demo_day: tuple[Path, str, bool
     assert got[("identity", "stock_balanced")] == "true"
     assert sum(int(got[("per_hour", f"{h:02d}")]) for h in range(24)) == b["issued"]
     assert float(got[("network", "down_minutes")]) > 0
-    doc = json.loads(run_cli("--state-dir", str(state), "report", "--json").out)
+    doc = json.loads(run_cli("--state-dir", str(state), "report", "--date", _day(_out),
+                              "--json").out)
     assert doc["closing"]["issued"] == b["issued"] and doc["stock_identity_ok"] is True
     assert doc["forecast"]["request_quantity"] >= 0 and len(doc["history"]) == 14
     assert any(f["code"] == "server_unreachable" for f in doc["faults"])
@@ -119,7 +154,8 @@ def test_report_html_is_self_contained_and_speaks_indonesian(demo_day: tuple[Pat
                                                             tmp_path: Path) -> None:
     state, _out, _pcsc = demo_day
     out = tmp_path / "ba.html"
-    r = run_cli("--state-dir", str(state), "report", "--format", "html", "--lang", "id",
+    r = run_cli("--state-dir", str(state), "report", "--date", _day(_out), "--format", "html",
+                "--lang", "id",
                 "--output", str(out))
     assert r.code == 0, r.err
     page = out.read_text()
@@ -127,7 +163,8 @@ def test_report_html_is_self_contained_and_speaks_indonesian(demo_day: tuple[Pat
     assert "<svg" in page and "<style>" in page
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
-    text = run_cli("--state-dir", str(state), "report", "--lang", "id").out
+    text = run_cli("--state-dir", str(state), "report", "--date", _day(_out), "--lang",
+                   "id").out
     assert "Stok (blangko)" in text and "Persamaan stok" in text
     bad = run_cli("--state-dir", str(state), "report", "--date", "24-11-2026")
     assert bad.code == 2 and "expected YYYY-MM-DD" in bad.err
@@ -170,7 +207,7 @@ def test_report_html_renders_in_headless_chromium(demo_day: tuple[Path, str, boo
     chrome = _chromium()
     state, _out, _pcsc = demo_day
     report = tmp_path / "report.html"
-    assert run_cli("--state-dir", str(state), "report", "--format", "html",
+    assert run_cli("--state-dir", str(state), "report", "--date", _day(_out), "--format", "html",
                    "--output", str(report)).code == 0
     probe = tmp_path / "probe.html"
     probe.write_text('<!DOCTYPE html><p>x</p><script>console.error("probe-7f3")</script>')

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from station_agent import __version__
+from station_agent import __version__, clock
 from station_agent.cli import (
     agent_cmds,
     completion,
@@ -115,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "needs_state", True):
             state_dir = resolve_state_dir(args.state_dir, args.config)
+            office_tz = clock.station_timezone(state_dir)
+            if office_tz:
+                clock.use_timezone(office_tz)   # days and hours as the office keeps them
         code: int = args.func(args, state_dir)
         return code
     except StationAgentError as exc:

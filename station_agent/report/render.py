@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+from datetime import datetime
 
 from station_agent.report.model import DayReport
 
@@ -111,6 +112,15 @@ def _forecast_lines(r: DayReport, t: dict[str, str]) -> list[tuple[str, str]]:
             (t["request"].format(d=r.cover_days), f"{r.request_quantity:,} {t['blanks']}")]
 
 
+def _when(ts: str | None, r: DayReport) -> str | None:
+    """A stored UTC time as the office's local time without seconds: ``HH:MM`` on
+    the report's day, ``YYYY-MM-DD HH:MM`` on another."""
+    if ts is None:
+        return None
+    local = datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone()
+    return f"{local:%H:%M}" if local.date() == r.day else f"{local:%Y-%m-%d %H:%M}"
+
+
 def render_text(r: DayReport, lang: str = "en") -> str:
     """A plain-text page for a terminal or a printer."""
     t = LABELS[lang]
@@ -134,8 +144,8 @@ def render_text(r: DayReport, lang: str = "en") -> str:
     if not r.faults:
         out.append(f"  {t['no_faults']}")
     for f in r.faults:
-        out.append(f"  {f.source:<12} {f.code:<22} {f.severity:<9} {f.raised_at} -> "
-                   f"{f.cleared_at or t['still_active']} ({f.minutes:g} min)")
+        out.append(f"  {f.source:<12} {f.code:<22} {f.severity:<9} {_when(f.raised_at, r)} -> "
+                   f"{_when(f.cleared_at, r) or t['still_active']} ({f.minutes:g} min)")
     for src, minutes in sorted(r.downtime_minutes.items()):
         out.append(f"  {t['downtime']}: {src} {minutes:g} min")
     out.append(f"  {t['network']}: {len(r.network_outages)} {t['outages']}, "
@@ -197,6 +207,7 @@ tr { page-break-inside: avoid; } .ok { color: #1a6b1a; font-weight: bold; }
 .sign { margin-top: 14mm; display: flex; justify-content: space-between; }
 .sign div { width: 45%; border-top: 1px solid #333; padding-top: 1mm; font-size: 9pt; }
 table.hours { table-layout: fixed; font-size: 8pt; }
+td.nw { white-space: nowrap; }
 table.hours td, table.hours th { padding: 1mm 0; text-align: center; }
 svg { width: 100%; height: auto; } @media print { h2 { page-break-after: avoid; } }
 """
@@ -228,6 +239,14 @@ def _chart(r: DayReport, t: dict[str, str]) -> str:
                      f'text-anchor="middle">{d.day.strftime("%d/%m")}</text>')
     parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#2b8a3e" '
                  'stroke-width="2"/>')
+    # The stock line has its own scale, on the right; the bars' is on the left.
+    parts.append(f'<line x1="{w - pad}" y1="{pad}" x2="{w - pad}" y2="{h}" stroke="#2b8a3e"/>'
+                 f'<text x="{w - pad + 3}" y="{pad + 4}" font-size="9" fill="#2b8a3e">'
+                 f'{stock_top:,}</text><text x="{w - pad + 3}" y="{h}" font-size="9" '
+                 'fill="#2b8a3e">0</text>'
+                 f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h}" stroke="#999"/>'
+                 f'<text x="{pad - 3}" y="{pad + 4}" font-size="9" text-anchor="end">{top:,}'
+                 f'</text><text x="{pad - 3}" y="{h}" font-size="9" text-anchor="end">0</text>')
     parts.append(f'<text x="{pad}" y="{h + 28}" font-size="9"><tspan fill="#3a7bd5">&#9632; '
                  f'{html.escape(t["issued_day"])}</tspan>  <tspan fill="#d9534f">&#9632; '
                  f'{html.escape(t["spoiled"])}</tspan>  <tspan fill="#2b8a3e">&#9472; '
@@ -255,10 +274,10 @@ def render_html(r: DayReport, lang: str = "en") -> str:
         faults = (f"<table><tr><th>{e(t['source'])}</th><th>{e(t['code'])}</th>"
                   f"<th>{e(t['severity'])}</th><th>{e(t['raised'])}</th>"
                   f"<th>{e(t['cleared'])}</th><th class=n>{e(t['minutes'])}</th></tr>"
-                  + "".join(f"<tr><td>{e(f.source)}</td><td>{e(f.code)}</td>"
-                            f"<td>{e(f.severity)}</td><td>{e(f.raised_at)}</td>"
-                            f"<td>{e(f.cleared_at or t['still_active'])}</td>"
-                            f"<td class=n>{f.minutes:g}</td></tr>" for f in r.faults)
+                  + "".join(f"<tr><td class=nw>{e(f.source)}</td><td class=nw>{e(f.code)}</td>"
+                            f"<td>{e(f.severity)}</td><td class=nw>{e(_when(f.raised_at, r) or '')}"
+                            f"</td><td class=nw>{e(_when(f.cleared_at, r) or t['still_active'])}"
+                            f"</td><td class=n>{f.minutes:g}</td></tr>" for f in r.faults)
                   + "</table>")
     else:
         faults = f"<p>{e(t['no_faults'])}</p>"

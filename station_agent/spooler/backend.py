@@ -116,13 +116,16 @@ class Backend:
     def _observe(self, line: str) -> None:
         m = _STATE_LINE.match(line)
         if m:
-            for word in m.group(1).split():
-                if word.startswith("+"):
-                    self.state_reasons.add(word[1:])
-                elif word.startswith("-"):
-                    self.state_reasons.discard(word[1:])
-                else:
-                    self.state_reasons = {word}
+            # backend(7): "STATE: +a,b" adds, "STATE: -a,b" removes, "STATE: a,b" sets.
+            text = m.group(1).strip()
+            sign = text[:1] if text[:1] in "+-" else ""
+            words = {w.strip() for w in text.lstrip("+-").split(",") if w.strip()}
+            if sign == "+":
+                self.state_reasons |= words
+            elif sign == "-":
+                self.state_reasons -= words
+            else:
+                self.state_reasons = words - {"none"}
             return
         p = _PAGE_LINE.match(line)
         if p:
@@ -254,9 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     # What the printer says after the job is shown by CUPS too (the real backend
     # of a raw socket cannot see a jam on the card it just sent).
     if st.url and after is not None:
-        changes = [("+" if r in printer_reasons else "-") + r
-                   for r in CONDITION_REASONS.values()]
-        b.say("STATE", " ".join(changes))
+        gone = [r for r in CONDITION_REASONS.values() if r not in printer_reasons]
+        if printer_reasons:
+            b.say("STATE", "+" + ",".join(printer_reasons))
+        b.say("STATE", "-" + ",".join(gone))
     reasons = sorted(set(printer_reasons) | b.state_reasons)
     st.write(journal.write_end, journal.EndRecord(
         job=key, attempt=attempt, exit_code=code, at=_now(), counter_after=after,

@@ -62,7 +62,7 @@ def fault_for(reason: str) -> str | None:
     nothing a printer says is dropped."""
     if severity_suffix(reason) == "report":
         return None
-    base = base_keyword(reason)
+    base = base_keyword(reason.strip().lstrip("+-"))
     if base in _IGNORED or base.startswith("cups-"):
         return None
     if base in REASON_FAULTS:

@@ -17,9 +17,12 @@ def test_forecast_counts_the_window_only(ledger: Ledger) -> None:
     ledger.record(model.write_off_stock(2, "dropped", "w1"))
     b = ledger.balances()
     fc = ledger.read(lambda c: forecast(c, b.stock))
-    # 12 blanks used within the ledger's first hour (the minimum age counted).
-    assert fc.stock == 88 and abs(fc.rate - 12 * 24) < 1e-6
-    assert fc.days_left is not None and abs(fc.days_left - 88 / (12 * 24)) < 1e-6
+    # 12 blanks used on the ledger's first day: a day's use, not a 24-hour pace.
+    assert fc.stock == 88 and abs(fc.rate - 12) < 1e-6
+    assert fc.days_left is not None and abs(fc.days_left - 88 / 12) < 1e-6
+    # Two and a half days later the ledger is three days old: 12 over 3 days.
+    soon = datetime.now(UTC) + timedelta(days=2.5)
+    assert abs(ledger.read(lambda c: forecast(c, b.stock, now=soon)).rate - 4) < 1e-6
     later = datetime.now(UTC) + timedelta(days=8)
     assert ledger.read(lambda c: forecast(c, b.stock, now=later)).days_left is None
 

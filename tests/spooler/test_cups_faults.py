@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from simulators.cupsd import unavailable
+from simulators.operator import service_printer
 from simulators.printers.model import PrinterModel
 from station_agent.ledger import open_reader, verify
 from tests.spooler.test_cups_path import Station
@@ -31,18 +32,8 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 
 
 def service(model: PrinterModel) -> None:
-    """The operator fixes the printer: a card inside is taken out by hand (kept as
-    spoiled), supplies refilled, cover closed, head cooled, errors cleared."""
-    with model.lock:
-        if model.position is not None:
-            model.operator_resolve_jam(removed=True)
-        model.errors.clear()
-        model.operator_close_cover()
-        model.cool_down()
-        model.refill(cards=50 if model.feeder < 5 else 0,
-                     ribbon=500 if model.ribbon < 50 else 0)
-        model.empty_reject_box()
-        model.clear()
+    """The operator fixes the printer (a card inside is taken out by hand)."""
+    service_printer(model)
 
 
 def settle_open_jobs(st: Station) -> int:

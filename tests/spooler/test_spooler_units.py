@@ -29,6 +29,22 @@ def test_reason_keywords_map_to_fault_codes(reason: str, code: str | None) -> No
     assert fault_for(reason) == code
 
 
+def test_the_backend_reads_state_lines_as_backend7_writes_them() -> None:
+    import io
+
+    from station_agent.spooler.backend import Backend
+
+    b = Backend(["station"], {}, io.StringIO())
+    for line in ("STATE: +media-jam-error,cover-open-warning", "STATE: -cover-open-warning",
+                 "STATE: +marker-supply-low-report", "PAGE: 1 2", "PAGE: 2 1",
+                 "ERROR: Unable to add document to print job."):
+        b._observe(line)
+    assert b.state_reasons == {"media-jam-error", "marker-supply-low-report"}
+    assert (b.pages, b.errors) == (3, 1)
+    b._observe("STATE: none")
+    assert b.state_reasons == set()
+
+
 def test_unknown_keywords_are_kept_and_report_reasons_are_not_faults() -> None:
     found = faults_for(["media-low-report", "x-vendor-thing-warning", "media-jam-error"])
     assert found == {"printer_reason_x_vendor_thing": "x-vendor-thing-warning",
