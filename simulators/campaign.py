@@ -21,7 +21,12 @@ devices, which are simulators speaking their real protocols:
   mounts when it runs as root, filled with a ballast file) until the operator
   frees space;
 * the daemon's wall clock stepped back and forward while it runs (the
-  agent's clock skew file, see station_agent/clock.py).
+  agent's clock skew file, see station_agent/clock.py);
+* a spooler station beside the driven printers (when CUPS is installed and the
+  campaign runs as root): a third printer on a TCP port behind a private
+  cupsd whose queue is wrapped by the ``station`` backend, a share of the
+  cards printed through it with ``lp`` (jams and dropped connections
+  planned), cupsd restarted mid-job, the daemon killed while they print.
 
 A scripted operator attends to every stop as a person would (clears the
 jam and says whether the card was found, reloads, closes the cover, settles
@@ -52,7 +57,10 @@ from typing import Any
 from simulators.agent_process import AgentProcess, agent_env
 from station_agent.clock import SKEW_ENV
 
-FAULT_KINDS = ("printer", "chips", "kill", "replay", "outage", "broker", "disk", "clock")
+FAULT_KINDS = ("printer", "chips", "kill", "replay", "outage", "broker", "disk", "clock",
+               "spooler")
+#: The spooled printer's id and CUPS queue.
+SPOOL_PRINTER, SPOOL_QUEUE = "evolis-net", "ektp"
 #: Size of the state directory's tmpfs in a campaign with disk-full episodes.
 STATE_FS_MB = 48
 STATION_ID = "campaign-01"
@@ -71,6 +79,8 @@ class Plan:
     disk_full: set[int] = field(default_factory=set)
     clock_steps: dict[int, float] = field(default_factory=dict)   # job -> skew, seconds
     printer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spooled: set[int] = field(default_factory=set)          # jobs printed through CUPS
+    cupsd_restarts: set[int] = field(default_factory=set)
     dead_rate: float = 0.0
     flaky_rate: float = 0.0
 
@@ -115,6 +125,18 @@ def make_plan(seed: int, cards: int, faults: tuple[str, ...]) -> Plan:
         # Early enough that the ledger outgrows what SQLite already allocated.
         early = range(5, max(6, cards * 6 // 10))
         plan.disk_full = set(rng.sample(early, k=min(len(early), max(1, cards // 200))))
+    if "spooler" in faults:
+        plan.spooled = {n for n in range(cards) if rng.random() < 0.3}
+        spool: dict[str, Any] = {"cards": cards + 40, "seed": rng.randrange(1 << 30)}
+        if "printer" in faults:
+            spool["jam_at"] = some(50, high=max(2, cards // 3))
+            spool["vanish_at"] = some(120, high=max(2, cards // 3))
+            spool["vanish_s"] = 0.6
+        plan.printer_options["spool"] = spool
+        spooled = sorted(plan.spooled)
+        if spooled:
+            plan.cupsd_restarts = set(rng.sample(spooled, k=min(len(spooled),
+                                                                 max(1, cards // 100))))
     if "clock" in faults and len(jobs) >= 2:
         back, ahead = sorted(rng.sample(jobs, k=2))
         plan.clock_steps[back] = -rng.choice([600, 7200, 90000])     # set back
@@ -138,6 +160,9 @@ class Outcome:
     clock_steps: int = 0
     disk_full_episodes: int = 0
     disk_full_seen: int = 0
+    spooler: str = "not planned"
+    spooled_jobs: int = 0
+    cupsd_restarts: int = 0
     jams: int = 0
     operator_actions: int = 0
     unresolved_settled: int = 0
@@ -178,6 +203,8 @@ class Campaign:
         self.skew = root / "clock-skew"
         self.disk_full_tries = 0
         self.done: dict[str, str] = {}   # job -> outcome
+        self.cupsd: Any = None
+        self.spool_doc = root / "card.prn"
         self.delivered: list[int] = []   # ledger entry numbers the central side received
 
     def _on_event(self, event: dict[str, Any]) -> None:
@@ -228,6 +255,36 @@ class Campaign:
         return (f'\n[uplink]\nmqtt_url = "{self.broker.url}"\nreconnect_max = 1\n'
                 "status_interval = 5\n")
 
+    def _spooler(self) -> str:
+        """The spooled printer behind a private cupsd (config text), or "" when
+        CUPS cannot run here."""
+        from simulators.cupsd import Cupsd, unavailable
+        from simulators.printers import build_simulator
+        from simulators.printers.serve import TcpServer
+
+        why = unavailable()
+        if why is not None:
+            self.out.spooler = f"not covered: {why}"
+            self.plan.spooled, self.plan.cupsd_restarts = set(), set()
+            return ""
+        os.chmod(self.root, 0o755)   # CUPS' backend (as lp) reaches its journal
+        sim = build_simulator("evolis", **self.plan.printer_options["spool"])
+        sim.model.track_fates()
+        server = TcpServer(sim).start()
+        self.servers.append(server)
+        self.sims[SPOOL_PRINTER], self.models[SPOOL_PRINTER] = sim, sim.model
+        self.cupsd = Cupsd(self.root / "cups").start()
+        self.cupsd.add_queue(SPOOL_QUEUE, f"socket://127.0.0.1:{server.port}")
+        cmds = ("Pr;ymcko", "Si", "Db;k;2;" + "B" * 64, "Sp;k", "Db;o;2;" + "C" * 64,
+                "Sp;o", "Se")
+        self.spool_doc.write_bytes(b"".join(b"\x1b" + c.encode() + b"\r" for c in cmds))
+        os.chmod(self.spool_doc, 0o644)
+        self.out.spooler = "private cupsd, queue wrapped over CUPS' socket backend"
+        return (f'\n[[printer]]\nid = "{SPOOL_PRINTER}"\nqueue = "{SPOOL_QUEUE}"\n'
+                f'family = "evolis"\nurl = "{server.url}"\n'
+                f'\n[cups]\nserver = "{self.cupsd.server}"\n'
+                f'backend_dir = "{self.cupsd.backends}"\n')
+
     def setup(self) -> None:
         from simulators.server import ServerSim
 
@@ -235,10 +292,12 @@ class Campaign:
         reader = self._reader()
         self.server = ServerSim(slow_ms=400).start()
         uplink = self._uplink()
+        spooler = self._spooler() if "spooler" in self.faults else ""
         state = self.root / "state"
         state.mkdir()
         if self.plan.disk_full:
             self._mount_state(state)
+        os.chmod(state, 0o711)
         config = self.root / "station.toml"
         config.write_text(
             f'[station]\nid = "{STATION_ID}"\nstate_dir = "{state}"\n\n'
@@ -250,7 +309,14 @@ class Campaign:
             f'\n[network]\nprobe_url = "{self.server.url}/health"\ninterval = 0.3\n'
             "fail_after = 2\nclear_after = 2\nslow_ms = 300\ntimeout = 1\n"
             "\n[faults]\nraise_after = 1\nclear_after = 1\n\n[stock]\nlow_threshold = 5\n"
-            + uplink)
+            + uplink + spooler)
+        os.chmod(config, 0o644)
+        if self.cupsd is not None:
+            from station_agent.spooler.cups import Cups
+            from station_agent.spooler.install import install_backend, wrap
+
+            install_backend(config, self.cupsd.backends, state)
+            wrap(Cups(self.cupsd.server), SPOOL_QUEUE)
         self.daemon = AgentProcess(config, state, self.root / "daemon.log")
         self.skew.write_text("0\n")
 
@@ -295,6 +361,8 @@ class Campaign:
                 part.stop()
         for server in self.servers:
             server.stop()
+        if self.cupsd is not None:
+            self.cupsd.stop()
         if self.pcscd is not None:
             self.pcscd.close()
         if self.mounted is not None:
@@ -436,8 +504,82 @@ class Campaign:
             time.sleep(0.3)
         model.clear()
 
+    def _spool_job(self, n: int) -> None:
+        """The issuing application prints job ``n`` through CUPS; cupsd may be
+        restarted and the daemon killed meanwhile; the operator walks up when
+        the printer stopped."""
+        from simulators.operator import service_printer
+
+        assert self.cupsd is not None
+        model = self.models[SPOOL_PRINTER]
+        self.cupsd.submit(SPOOL_QUEUE, self.spool_doc, title=f"applicant {n}")
+        self.out.spooled_jobs += 1
+        if n in self.plan.cupsd_restarts:
+            time.sleep(self.rng.uniform(0.02, 0.3))
+            self.cupsd.restart()
+            self.out.cupsd_restarts += 1
+        if n in self.plan.kills:
+            time.sleep(self.rng.uniform(0.0, 0.1))
+            self._restart()
+        for _ in range(3):
+            self.cupsd.run_tool("cupsenable", SPOOL_QUEUE, check=False)
+            try:
+                self.cupsd.wait_idle(SPOOL_QUEUE, timeout=40)
+                break
+            except TimeoutError:
+                service_printer(model)   # a stopped printer holds the queue
+        if model.position is not None or model.errors or model.cover_open \
+                or model.is_vanished() or model.feeder < 5:
+            time.sleep(0.7 if model.is_vanished() else 0)
+            if service_printer(model):
+                self.out.operator_actions += 1
+
+    def _settle_spooled(self) -> None:
+        """Print one last clean job (a counter reading for any job still waiting
+        for one), wait until the journal is ingested, and settle spooled cards
+        left open as the printer's ground truth says they went."""
+        from simulators.operator import service_printer
+
+        assert self.cupsd is not None and self.daemon is not None
+        service_printer(self.models[SPOOL_PRINTER])
+        self.cupsd.run_tool("cupsenable", SPOOL_QUEUE, check=False)
+        self.cupsd.submit(SPOOL_QUEUE, self.spool_doc, title="last")
+        self.cupsd.wait_idle(SPOOL_QUEUE, timeout=60)
+        journal = self.root / "state" / "spool-journal"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(journal.glob("*.json")):
+            time.sleep(0.2)
+        for j in self.daemon.call("jobs", open=True)["jobs"]:
+            for card in j["card_jobs"]:
+                if card["outcome"] is None:
+                    self._write("resolve", job_id=card["card_job"],
+                                outcome=self._spooled_fate())
+                    self.out.unresolved_settled += 1
+
+    def _spooled_fate(self) -> str:
+        """The next open spooled card's fate: what the printer's truth has more of
+        than the ledger recorded for it."""
+        from station_agent.ledger.store import open_reader
+
+        conn = open_reader(self.root / "state")
+        try:
+            rows = dict(conn.execute(
+                "SELECT kind, count(*) FROM entries WHERE device = ? GROUP BY kind",
+                (SPOOL_PRINTER,)).fetchall())
+        finally:
+            conn.close()
+        t = self.models[SPOOL_PRINTER].truth
+        if rows.get("complete", 0) < t.issued:
+            return "issued"
+        if rows.get("reject", 0) < t.rejected + t.removed_by_operator:
+            return "spoiled"
+        return "lost"
+
     def _job(self, n: int) -> None:
         """Issue job ``n`` until it has an outcome (whatever happens on the way)."""
+        if n in self.plan.spooled and self.cupsd is not None:
+            self._spool_job(n)
+            return
         job = f"c{self.seed}-{n:06d}"
         printer = self.rng.choice(["evolis-1", "magicard-1"])
         kill_after = self.rng.uniform(0.0, 0.08) if n in self.plan.kills else None
@@ -538,6 +680,8 @@ class Campaign:
             model.clear()
         self._free_disk()
         self._settle_unresolved()
+        if self.cupsd is not None:
+            self._settle_spooled()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             st = self.daemon.call("status")
@@ -621,7 +765,8 @@ def summary(out: Outcome) -> str:
     return (f"seed {out.seed}: {out.cards} cards, {out.kills} kills, {out.outages} outages, "
             f"{out.broker_restarts} broker restarts, {out.replays} replays, {out.jams} jams, "
             f"{out.disk_full_episodes} disk-full episodes ({out.disk_full_seen} jobs held), "
-            f"{out.clock_steps} clock steps, "
+            f"{out.clock_steps} clock steps, {out.spooled_jobs} spooled jobs "
+            f"({out.cupsd_restarts} cupsd restarts), "
             f"{out.unresolved_settled} jobs settled by the operator, reader {out.reader}; "
             f"{out.entries} entries, {out.events} events delivered "
             f"({out.duplicates_dropped} duplicates dropped); {out.seconds} s: "

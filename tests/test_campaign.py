@@ -42,6 +42,10 @@ def test_campaign_seed_reconciles(seed: int, with_pcsc: bool) -> None:
     assert out["entries"] >= 2 * CI_CARDS and out["events"] >= out["entries"]
     if with_pcsc:
         assert out["reader"] == "pcscd + vpcd"
+    from simulators.cupsd import unavailable
+
+    if unavailable() is None:   # root with CUPS (always under CI): the spooler station ran
+        assert out["spooled_jobs"] >= 5 and out["cupsd_restarts"] >= 1, out["spooler"]
 
 
 def test_a_plan_is_a_function_of_its_seed() -> None:
@@ -49,11 +53,12 @@ def test_a_plan_is_a_function_of_its_seed() -> None:
     assert a == b
     assert make_plan(8, 300, FAULT_KINDS) != a
     assert a.kills and a.outages and a.broker_restarts and a.replays and a.disk_full
+    assert a.spooled and a.cupsd_restarts <= a.spooled
     assert sorted(a.clock_steps.values())[0] < 0     # the clock is set back at some point
     assert all(opts.get("jam_at") for opts in a.printer_options.values())
     quiet = make_plan(7, 300, ())
     assert not (quiet.kills or quiet.outages or quiet.broker_restarts or quiet.replays
-                or quiet.disk_full or quiet.clock_steps)
+                or quiet.disk_full or quiet.clock_steps or quiet.spooled)
     assert not any(opts.get("jam_at") for opts in quiet.printer_options.values())
 
 

@@ -56,7 +56,7 @@ _QUEUE = re.compile(r"^[A-Za-z0-9_.@-]{1,127}$")
 _STATE_LINE = re.compile(r"^STATE:\s*(.*)$")
 _PAGE_LINE = re.compile(r"^PAGE:\s*(\d+)\s+(\d+)")
 _ERROR_LINE = re.compile(r"^ERROR:")
-OK, FAILED, STOP = 0, 1, 4
+OK, FAILED, STOP, RETRY = 0, 1, 4, 6
 
 
 def _now() -> str:
@@ -197,14 +197,17 @@ class _Station:
         reasons = [CONDITION_REASONS[c] for c in status.conditions if c in CONDITION_REASONS]
         return count, reasons, status.card_at is not None
 
-    def write(self, fn: Any, rec: Any) -> None:
+    def write(self, fn: Any, rec: Any) -> bool:
+        """Journal ``rec``; False (and an ERROR line for CUPS) when it could not be."""
         if self.directory is None:
-            return
+            return True
         try:
             fn(self.directory, rec)
         except OSError as exc:
             self.b.say("ERROR", f"station-agent: journal {self.directory} not written "
-                                f"({exc.strerror}); the job is not accounted")
+                                f"({exc.strerror or exc})")
+            return False
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,10 +251,15 @@ def main(argv: list[str] | None = None) -> int:
             attempt = journal.next_attempt(st.directory, key)
         except OSError:
             attempt = 1
-    st.write(journal.write_start, journal.StartRecord(
-        job=key, queue=queue, cups_job=cups_job, attempt=attempt, copies=copies,
-        cards=copies * st.cards_per_copy, at=_now(), printer=st.printer_id,
-        counter_before=before, scheme=b.scheme))
+    if not st.write(journal.write_start, journal.StartRecord(
+            job=key, queue=queue, cups_job=cups_job, attempt=attempt, copies=copies,
+            cards=copies * st.cards_per_copy, at=_now(), printer=st.printer_id,
+            counter_before=before, scheme=b.scheme)):
+        # Blanks are state property: a card is not printed unrecorded. The
+        # station's disk (full, read-only) is fixed, then CUPS retries the job.
+        b.say("ERROR", "station-agent: the job is held until the station's state directory "
+                       "can be written (free space on its disk); CUPS will retry it")
+        return RETRY
     code = b.run_real(real)
     after, printer_reasons, inside = st.counter()
     # What the printer says after the job is shown by CUPS too (the real backend

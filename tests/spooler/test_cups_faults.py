@@ -131,7 +131,7 @@ def test_many_jobs_with_random_faults_over_both_families(make_station: Any) -> N
     """Jobs (some with copies) with random faults on both families; after the
     operator's rounds the ledger equals the ground truth account by account."""
     rng = random.Random(int(os.environ.get("SPOOL_SEED", "16")))
-    total = int(os.environ.get("SPOOL_JOBS", "120"))
+    total = int(os.environ.get("SPOOL_JOBS", "500"))
     stations = [make_station("evolis"), make_station("magicard")]
     submitted = 0
     while submitted < total:
