@@ -232,6 +232,12 @@ def test_jobs_printed_while_the_daemon_is_down_are_ingested_once(station: Statio
     station.cupsd.wait_idle("ektp")
     journal = sorted(os.listdir(station.state / "spool-journal"))
     assert len([n for n in journal if n.endswith(".end.json")]) == 3
+    # The backend dropped to CUPS' user before it wrote anything (it wraps socket,
+    # which does not need root).
+    import pwd
+
+    lp = pwd.getpwnam("lp").pw_uid
+    assert {(station.state / "spool-journal" / n).stat().st_uid for n in journal} == {lp}
     station.start_agent()
     station.wait_ingested(3)
     station.stop_agent()
@@ -340,3 +346,29 @@ def test_diag_checks_the_backend_and_each_queue(station: Station) -> None:
     station.cupsd.run_tool("cupsdisable", "ektp")
     c = checks()
     assert c["queue:ev-net"]["status"] == "fail" and "cupsenable" in c["queue:ev-net"]["hint"]
+
+
+def test_cupsd_down_is_a_fault_that_clears_when_it_is_back(station: Station) -> None:
+    station.install_and_wrap()
+    station.start_agent()
+
+    def faults() -> set[tuple[str, str]]:
+        doc = json.loads(station.cli("faults", "--json").out)
+        return {(f["source"], f["code"]) for f in doc}
+
+    def wait_for(pred: Any, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if pred(faults()):
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"{what}: {faults()}")
+
+    station.cupsd.stop()
+    wait_for(lambda f: ("spooler", "spooler_down") in f, "no spooler_down")
+    station.cupsd.start()
+    wait_for(lambda f: ("spooler", "spooler_down") not in f, "spooler_down not cleared")
+    station.cupsd.run_tool("cupsdisable", "ektp")
+    wait_for(lambda f: ("ev-net", "queue_stopped") in f, "no queue_stopped")
+    station.cupsd.run_tool("cupsenable", "ektp")
+    wait_for(lambda f: ("ev-net", "queue_stopped") not in f, "queue_stopped not cleared")
