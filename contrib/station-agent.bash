@@ -40,7 +40,7 @@ _station_agent_opts() {
         "reader") echo "--help" ;;
         "reader scan") echo "--help --url --reader --atr --select-sw --json" ;;
         "sim") echo "--help" ;;
-        "sim printer") echo "--help --family --pty --tcp --host --link --control --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --ack --scenario" ;;
+        "sim printer") echo "--help --family --pty --tcp --host --link --control --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --minimal --ack --scenario" ;;
         "sim card") echo "--help --profile --port --host --seed" ;;
         "sim server") echo "--help --port --host --mode --slow-ms" ;;
         "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json" ;;
@@ -74,7 +74,7 @@ _station_agent_valued() {
         "printer status") echo "--url --printer --family --timeout" ;;
         "printer clear") echo "--url --printer --family --timeout" ;;
         "reader scan") echo "--url --reader --atr --select-sw" ;;
-        "sim printer") echo "--family --tcp --host --link --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --ack --scenario" ;;
+        "sim printer") echo "--family --tcp --host --link --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --minimal --ack --scenario" ;;
         "sim card") echo "--profile --port --host --seed" ;;
         "sim server") echo "--port --host --mode --slow-ms" ;;
         "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait" ;;

@@ -65,6 +65,7 @@ class _Poller:
                  on_error: Callable[[BaseException], None]) -> None:
         self.interval, self.fn, self.on_error = interval, fn, on_error
         self.stop_event = threading.Event()
+        self._kick = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def _loop(self) -> None:
@@ -73,10 +74,16 @@ class _Poller:
                 self.fn()
             except Exception as exc:   # keep polling whatever one poll did
                 self.on_error(exc)
-            self.stop_event.wait(self.interval)
+            self._kick.wait(self.interval)
+            self._kick.clear()
+
+    def poll_now(self) -> None:
+        """Run the next poll now instead of at the end of the interval."""
+        self._kick.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
+        self._kick.set()
         if self.thread.is_alive():
             self.thread.join(timeout)
 
@@ -206,7 +213,6 @@ class Station:
                                 clear_after=fc.clear_after, flap_high=fc.flap_high,
                                 flap_low=fc.flap_low)
         self._restore_faults()
-        self.ledger.on_commit.append(self._on_entries)
         self.readers = {r.id: ReaderUnit(self, r, 1.0) for r in config.readers}
         self.printers: dict[str, PrinterUnit] = {}
         for pc in config.printers:
@@ -226,6 +232,7 @@ class Station:
                 on_outage=self._on_outage)
         self.stock_poller = _Poller("stock", STOCK_CHECK_S, self.check_stock,
                                     self.poll_error("station"))
+        self.ledger.on_commit.append(self._on_entries)
         self.spooler = SpoolerSource(config, self.state_dir, self.ledger, self.board,
                                      on_error=lambda msg: self.log.warning(msg))
         self.spooler_poller = _Poller("spooler", SPOOLER_POLL_S, self.poll_spooler,
@@ -343,6 +350,8 @@ class Station:
                          phase=phase or None, at=at, detail=detail or None)
 
     def _on_entries(self, entries: list[Entry]) -> None:
+        if any(e.kind in (model.RECEIVE, model.ADJUST) for e in entries):
+            self.stock_poller.poll_now()   # a delivery or a count: judge the stock at once
         for e in entries:
             self.log.info("ledger " + e.kind, seq=e.seq, count=e.count, job_id=e.job_id,
                           device=e.device, src=e.src, dst=e.dst, reason=e.reason)
