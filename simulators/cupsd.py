@@ -116,10 +116,22 @@ class Cupsd:
             if self.proc.poll() is not None:
                 err = (self.proc.stderr.read() if self.proc.stderr else b"").decode()
                 raise RuntimeError(f"cupsd exited {self.proc.returncode}: {err.strip()}")
-            if self.run_tool("lpstat", "-r", check=False).returncode == 0:
+            # `lpstat -r` exits 0 either way: its words say whether cupsd answers.
+            res = self.run_tool("lpstat", "-r", check=False)
+            if "scheduler is running" in res.stdout and self._answers_ipp():
                 return self
             time.sleep(0.1)
         raise RuntimeError(f"cupsd did not answer within {timeout} s")
+
+    def _answers_ipp(self) -> bool:
+        """cupsd answers an IPP request on its domain socket (not only accepts it)."""
+        from station_agent.spooler.cups import Cups, CupsError
+
+        try:
+            Cups(self.socket, timeout=2.0).queues()
+        except CupsError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -140,8 +152,14 @@ class Cupsd:
     def run_tool(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a CUPS client tool (``lp``, ``lpadmin`` ...) against this cupsd."""
         tool, rest = argv[0], list(argv[1:])
-        res = subprocess.run([tool, "-h", self.socket, *rest], capture_output=True, text=True,
-                             timeout=30, env=self.env())
+        for _attempt in range(20):
+            res = subprocess.run([tool, "-h", self.socket, *rest], capture_output=True,
+                                 text=True, timeout=30, env=self.env())
+            # Right after a start or a restart cupsd may still be setting up its
+            # socket ("Unable to connect to server"): ask again shortly.
+            if "Unable to connect to server" not in res.stderr:
+                break
+            time.sleep(0.1)
         if check and res.returncode != 0:
             raise RuntimeError(f"{tool} {' '.join(rest)} exited {res.returncode}: "
                                f"{res.stderr.strip()}")
