@@ -38,16 +38,10 @@ from pathlib import Path
 from bench.ledger import emit
 from simulators.cupsd import Cupsd, unavailable
 from simulators.printers import build_simulator
+from simulators.printers.documents import card_document
 from simulators.printers.serve import TcpServer
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _card() -> bytes:
-    def cmd(text: str) -> bytes:
-        return b"\x1b" + text.encode() + b"\r"
-    return b"".join([cmd("Pr;ymcko"), cmd("Si"), cmd("Db;y;32;" + "A" * 64), cmd("Sp;y"),
-                     cmd("Db;k;2;" + "B" * 64), cmd("Sp;k"), cmd("Se")])
 
 
 def _round(cupsd: Cupsd, queue: str, doc: Path, jobs: int) -> float:
@@ -112,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run([*cli, "cups", "wrap", "wrapped", "--printer", "ev"], check=True,
                        cwd=REPO, env=env, stdout=subprocess.DEVNULL)
         doc = base / "card.prn"
-        doc.write_bytes(_card())
+        doc.write_bytes(card_document("evolis", ("y", "k")))
         os.chmod(doc, 0o644)
         _round(cupsd, "bare", doc, 3)        # warm-up: cupsd, page cache, the simulator
         _round(cupsd, "wrapped", doc, 3)

@@ -260,6 +260,7 @@ class Campaign:
         CUPS cannot run here."""
         from simulators.cupsd import Cupsd, unavailable
         from simulators.printers import build_simulator
+        from simulators.printers.documents import card_document
         from simulators.printers.serve import TcpServer
 
         why = unavailable()
@@ -275,9 +276,7 @@ class Campaign:
         self.sims[SPOOL_PRINTER], self.models[SPOOL_PRINTER] = sim, sim.model
         self.cupsd = Cupsd(self.root / "cups").start()
         self.cupsd.add_queue(SPOOL_QUEUE, f"socket://127.0.0.1:{server.port}")
-        cmds = ("Pr;ymcko", "Si", "Db;k;2;" + "B" * 64, "Sp;k", "Db;o;2;" + "C" * 64,
-                "Sp;o", "Se")
-        self.spool_doc.write_bytes(b"".join(b"\x1b" + c.encode() + b"\r" for c in cmds))
+        self.spool_doc.write_bytes(card_document("evolis"))
         os.chmod(self.spool_doc, 0o644)
         self.out.spooler = "private cupsd, queue wrapped over CUPS' socket backend"
         return (f'\n[[printer]]\nid = "{SPOOL_PRINTER}"\nqueue = "{SPOOL_QUEUE}"\n'

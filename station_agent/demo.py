@@ -193,10 +193,9 @@ class _Spooler:
         self.cupsd.add_queue("ektp", f"socket://127.0.0.1:{self.server.port}")
         install_backend(config, self.cupsd.backends, state)
         wrap(Cups(self.cupsd.server), "ektp")
-        # One card as the issuing application's driver sends it (Evolis commands).
-        cmds = ("Pr;ymcko", "Si", "Db;k;2;" + "B" * 64, "Sp;k", "Db;o;2;" + "C" * 64,
-                "Sp;o", "Se")
-        self.doc.write_bytes(b"".join(b"\x1b" + c.encode() + b"\r" for c in cmds))
+        from simulators.printers.documents import card_document
+
+        self.doc.write_bytes(card_document("evolis"))
         os.chmod(self.doc, 0o644)
 
     def stop(self) -> None:

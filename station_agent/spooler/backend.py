@@ -152,7 +152,7 @@ def _drop_privileges(backend: Path) -> None:
     os.setuid(pw.pw_uid)
 
 
-class _Station:
+class _Accounting:
     """The agent's side of the job: config, printer, journal (all optional)."""
 
     def __init__(self, b: Backend, queue: str) -> None:
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     # The config and the printer's counter are read before privileges are
     # dropped (the driver's imports and the config need what root may read);
     # nothing the job brings is looked at until after.
-    st = _Station(b, queue)
+    st = _Accounting(b, queue)
     before, _, _ = st.counter()
     _drop_privileges(real)
     try:

@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 
-from drivers.protocols import evolis as ev
-from drivers.protocols import magicard as mc
 from simulators.agent_process import AgentProcess
 from simulators.cupsd import Cupsd, unavailable
 from simulators.ippeve import IppEvePrinter
 from simulators.ippeve import unavailable as ippeve_unavailable
 from simulators.printers import build_simulator
+from simulators.printers.documents import card_document
 from simulators.printers.serve import TcpServer
 from station_agent.ledger import open_reader, verify
 from station_agent.ledger.balances import read_balances
@@ -46,17 +45,8 @@ NAME = "Siti Rahayu"
 
 
 def card_job(family: str = "evolis") -> bytes:
-    """One card as an issuing application's driver would send it: the family's print
-    sequence (Evolis ESC commands; a Magicard streamed job)."""
-    if family == "magicard":
-        return (mc.JOB_PREAMBLE + b"JOB,REJ ON," + mc.FS + b"J" + mc.COLON
-                + b"A1" * 32 + mc.FS + b"Y" + mc.COLON + b"B2" * 32 + mc.FS + b"K" + mc.COLON
-                + mc.ETX)
-
-    def cmd(text: str) -> bytes:
-        return ev.ESC + text.encode() + ev.CR
-    return b"".join([cmd("Pr;ymcko"), cmd("Si"), cmd("Db;y;32;" + "A" * 64), cmd("Sp;y"),
-                     cmd("Db;k;2;" + "B" * 64), cmd("Sp;k"), cmd("Se")])
+    """One card as an issuing application's driver would send it."""
+    return card_document(family, ("y", "k"))
 
 
 class Station:
