@@ -98,9 +98,16 @@ def test_the_backend_killed_mid_job_and_cups_retrying_it(station: Station) -> No
     # cupsd takes a backend killed with SIGKILL for one it stopped itself (the job
     # ends "completed"); the operator has CUPS print the job again (same job UUID).
     st.cupsd.run_tool("lp", "-i", "1", "-H", "restart")
-    st.cupsd.wait_idle("ektp", timeout=60)
-    docs = st.wait_ingested(1, timeout=60)
-    assert len(docs) == 1 and json.loads(docs[0]["detail"])["attempt"] == 2, docs
+    deadline = time.monotonic() + 60
+    while True:   # until the second attempt (the restarted job) is ingested
+        st.cupsd.wait_idle("ektp", timeout=60)
+        docs = st.wait_ingested(1, timeout=60)
+        if docs[0]["detail"] and json.loads(docs[0]["detail"])["attempt"] == 2:
+            break
+        assert time.monotonic() < deadline, (docs, st.cupsd.run_tool(
+            "lpstat", "-W", "all", "-o", check=False).stdout)
+        time.sleep(0.3)
+    assert len(docs) == 1, docs
     settle_by_truth(st)
     assert_ledger_is_truth(st)
 
