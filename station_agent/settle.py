@@ -16,14 +16,17 @@ from station_agent.ledger import Ledger, model
 OUTCOMES = ("issued", "spoiled", "lost")
 
 
-def open_cards(ledger: Ledger, job_id: str) -> list[tuple[str, str | None]]:
-    """Open card jobs of ``job_id`` (itself, or the cards of a spooled job), with
-    the device that picked each."""
+def open_cards(ledger: Ledger, job_id: str | None = None, *,
+               device: str | None = None) -> list[tuple[str, str | None]]:
+    """Open card jobs, with the device that picked each: of ``job_id`` (itself, or
+    the cards of a spooled job), or every one ``device`` picked."""
+    where, args = ("e.device = ?", (device,)) if job_id is None else (
+        "(j.job_id = ? OR substr(j.job_id, 1, ?) = ?)", (job_id, len(job_id) + 1, job_id + "/"))
+
     def q(c: sqlite3.Connection) -> list[Any]:
         return c.execute(
             "SELECT j.job_id, e.device FROM jobs j JOIN entries e ON e.seq = j.pick_seq "
-            "WHERE j.outcome IS NULL AND (j.job_id = ? OR substr(j.job_id, 1, ?) = ?) "
-            "ORDER BY j.pick_seq", (job_id, len(job_id) + 1, job_id + "/")).fetchall()
+            f"WHERE j.outcome IS NULL AND {where} ORDER BY j.pick_seq", args).fetchall()
     return [(str(r[0]), r[1]) for r in ledger.read(q)]
 
 

@@ -605,16 +605,8 @@ class Station:
         for f in self.board.active():
             if f.code != "job_unresolved" or f.source in self.printers:
                 continue
-            if not self._open_on(f.source):
+            if not settle.open_cards(self.ledger, device=f.source):
                 self.board.clear_fault(f.source, "job_unresolved")
-
-    def _open_on(self, device: str) -> int:
-        """How many card jobs picked by ``device`` are still open."""
-        def count(c: Any) -> int:
-            return int(c.execute("SELECT count(*) FROM jobs j JOIN entries e ON e.seq = "
-                                 "j.pick_seq WHERE j.outcome IS NULL AND e.device = ?",
-                                 (device,)).fetchone()[0])
-        return self.ledger.read(count)
 
     def _void(self, job_id: str, category: str, reason: str | None) -> dict[str, Any]:
         """A card that printed and then failed: issued -> spoiled_held."""

@@ -52,17 +52,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _daemon(state_dir: Path, op: str, **params: Any) -> Any:
-    from station_agent.api.client import ApiError, connect, raise_for_cli
+    """The daemon's answer (unset parameters left out), or None with no daemon."""
+    from station_agent.cli.agent_cmds import _from_daemon
 
-    client = connect(state_dir)
-    if client is None:
-        return None
-    with client:
-        try:
-            return client.call(op, **{k: v for k, v in params.items() if v is not None})
-        except ApiError as exc:
-            raise_for_cli(exc)
-    return None
+    return _from_daemon(state_dir, op, **{k: v for k, v in params.items() if v is not None})
 
 
 def cmd_jobs(args: argparse.Namespace, state_dir: Path) -> int:

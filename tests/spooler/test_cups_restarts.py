@@ -81,20 +81,7 @@ def test_the_daemon_stopped_while_50_jobs_print(station: Station) -> None:
 def test_the_backend_killed_mid_job_and_cups_retrying_it(station: Station) -> None:
     st = station
     st.start_agent()
-    st.cupsd.submit("ektp", st.doc, copies=3)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and st.sim.model.truth.picked < 2:
-        time.sleep(0.02)
-    pids = _backend_pids(st)
-    assert pids, "the backend was not running"
-    for pid in pids:
-        for child in _children(pid):
-            _kill(child)
-        _kill(pid)
-    st.cupsd.wait_idle("ektp", timeout=60)
-    time.sleep(0.5)
-    if st.sim.model.position is not None or st.sim.model.errors:
-        service(st.sim.model)
+    _kill_backend_mid_job(st)
     # cupsd takes a backend killed with SIGKILL for one it stopped itself (the job
     # ends "completed"); the operator has CUPS print the job again (same job UUID).
     st.cupsd.run_tool("lp", "-i", "1", "-H", "restart")
@@ -116,18 +103,7 @@ def test_a_backend_killed_with_no_retry_is_settled_by_the_next_reading(
         station: Station) -> None:
     st = station
     st.start_agent()
-    st.cupsd.submit("ektp", st.doc, copies=3)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and st.sim.model.truth.picked < 2:
-        time.sleep(0.02)
-    for pid in _backend_pids(st):
-        for child in _children(pid):
-            _kill(child)
-        _kill(pid)
-    st.cupsd.wait_idle("ektp", timeout=60)
-    time.sleep(0.5)
-    if st.sim.model.position is not None or st.sim.model.errors:
-        service(st.sim.model)
+    _kill_backend_mid_job(st)
     st.cupsd.submit("ektp", st.doc)          # the next reading of the counter
     st.cupsd.wait_idle("ektp", timeout=60)
     docs = st.wait_ingested(2, timeout=60)
@@ -156,6 +132,26 @@ def test_cupsd_restarted_mid_queue(station: Station) -> None:
     settle_by_truth(st)
     b = assert_ledger_is_truth(st)
     assert b["issued"] >= 9
+
+
+def _kill_backend_mid_job(st: Station) -> None:
+    """Print three cards, SIGKILL the backend (and the real backend under it) once
+    two are picked, let cupsd finish with the job; the operator then fixes the
+    printer if the killed job left it stopped."""
+    st.cupsd.submit("ektp", st.doc, copies=3)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and st.sim.model.truth.picked < 2:
+        time.sleep(0.02)
+    pids = _backend_pids(st)
+    assert pids, "the backend was not running"
+    for pid in pids:
+        for child in _children(pid):
+            _kill(child)
+        _kill(pid)
+    st.cupsd.wait_idle("ektp", timeout=60)
+    time.sleep(0.5)
+    if st.sim.model.position is not None or st.sim.model.errors:
+        service(st.sim.model)
 
 
 def _children(pid: int) -> list[int]:
