@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.ledger import emit
-from simulators.agent_process import AgentProcess, agent_env
 from simulators.processes import terminate
+from simulators.station.agent_process import AgentProcess, agent_env
 
 REPO = Path(__file__).resolve().parent.parent
 _TICK = os.sysconf("SC_CLK_TCK")

@@ -36,7 +36,7 @@ from drivers.protocols import evolis as ev
 from drivers.protocols import magicard as mc
 from simulators.printers import build_simulator
 from simulators.printers.serve import PtyServer
-from station_agent.issuing import COMPLETE, CardIssuer
+from station_agent.issuing.driven import COMPLETE, CardIssuer
 from station_agent.ledger import Ledger, model
 
 FAMILIES = ("evolis", "magicard")

@@ -4,87 +4,99 @@
 
 _station_agent_subs() {
     case "$1" in
-        "") echo "demo run status faults blanks ledger printer reader sim fleet report diag jobs cups completion" ;;
+        "") echo "run status faults blanks ledger jobs printer reader fleet report diag cups completion demo sim" ;;
         "faults") echo "clear" ;;
         "blanks") echo "receive dispose adjust write-off" ;;
         "ledger") echo "verify export" ;;
+        "jobs") echo "void resolve" ;;
         "printer") echo "info counters status clear" ;;
         "reader") echo "scan" ;;
-        "sim") echo "printer card server" ;;
-        "jobs") echo "void resolve" ;;
         "cups") echo "install-backend wrap unwrap status" ;;
+        "sim") echo "printer card server" ;;
     esac
 }
 
 _station_agent_opts() {
     case "$1" in
-        "") echo "--help --version --state-dir --config" ;;
-        "demo") echo "--help --seed --jobs --no-broker" ;;
-        "run") echo "--help --check-config --log-level" ;;
-        "status") echo "--help --json" ;;
-        "faults") echo "--help --history --json" ;;
-        "faults clear") echo "--help --json" ;;
-        "blanks") echo "--help --json" ;;
-        "blanks receive") echo "--help --batch --count --first-serial --json" ;;
-        "blanks dispose") echo "--help --count --reference --json" ;;
-        "blanks adjust") echo "--help --count --reason --id --json" ;;
-        "blanks write-off") echo "--help --count --reason --id --json" ;;
-        "ledger") echo "--help" ;;
-        "ledger verify") echo "--help --json --expect-head" ;;
-        "ledger export") echo "--help --format --output" ;;
-        "printer") echo "--help" ;;
-        "printer info") echo "--help --url --printer --family --timeout --json" ;;
-        "printer counters") echo "--help --url --printer --family --timeout --json" ;;
-        "printer status") echo "--help --url --printer --family --timeout --json" ;;
-        "printer clear") echo "--help --url --printer --family --timeout --json" ;;
-        "reader") echo "--help" ;;
-        "reader scan") echo "--help --url --reader --atr --select-sw --json" ;;
-        "sim") echo "--help" ;;
-        "sim printer") echo "--help --family --pty --tcp --host --link --control --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --minimal --ack --scenario" ;;
-        "sim card") echo "--help --profile --port --host --seed" ;;
-        "sim server") echo "--help --port --host --mode --slow-ms" ;;
-        "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json" ;;
-        "report") echo "--help --date --format --lang --output --cover-days --json" ;;
-        "diag") echo "--help --json --timeout" ;;
-        "jobs") echo "--help --json --open --date" ;;
-        "jobs void") echo "--help --category --reason --json" ;;
-        "jobs resolve") echo "--help --outcome --category --reason --json" ;;
-        "cups") echo "--help" ;;
-        "cups install-backend") echo "--help --backend-dir" ;;
-        "cups wrap") echo "--help --printer --json" ;;
-        "cups unwrap") echo "--help --json" ;;
-        "cups status") echo "--help --json" ;;
-        "completion") echo "--help" ;;
+        "") echo "--help --version --state-dir --config --json" ;;
+        "run") echo "--help --check-config --log-level --state-dir --config" ;;
+        "status") echo "--help --json --state-dir --config" ;;
+        "faults") echo "--help --history --json --state-dir --config" ;;
+        "faults clear") echo "--help --json --state-dir --config" ;;
+        "blanks") echo "--help --json --state-dir --config" ;;
+        "blanks receive") echo "--help --batch --count --first-serial --json --state-dir --config" ;;
+        "blanks dispose") echo "--help --count --reference --json --state-dir --config" ;;
+        "blanks adjust") echo "--help --count --reason --id --json --state-dir --config" ;;
+        "blanks write-off") echo "--help --count --reason --id --json --state-dir --config" ;;
+        "ledger") echo "--help --state-dir --config" ;;
+        "ledger verify") echo "--help --json --expect-head --state-dir --config" ;;
+        "ledger export") echo "--help --format --output --state-dir --config" ;;
+        "jobs") echo "--help --json --open --date --state-dir --config" ;;
+        "jobs void") echo "--help --category --reason --json --state-dir --config" ;;
+        "jobs resolve") echo "--help --outcome --category --reason --json --state-dir --config" ;;
+        "printer") echo "--help --state-dir --config" ;;
+        "printer info") echo "--help --url --printer --family --timeout --json --state-dir --config" ;;
+        "printer counters") echo "--help --url --printer --family --timeout --json --state-dir --config" ;;
+        "printer status") echo "--help --url --printer --family --timeout --json --state-dir --config" ;;
+        "printer clear") echo "--help --url --printer --family --timeout --json --state-dir --config" ;;
+        "reader") echo "--help --state-dir --config" ;;
+        "reader scan") echo "--help --url --reader --atr --select-sw --json --state-dir --config" ;;
+        "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json --state-dir --config" ;;
+        "report") echo "--help --date --format --lang --output --cover-days --json --state-dir --config" ;;
+        "diag") echo "--help --json --timeout --state-dir --config" ;;
+        "cups") echo "--help --state-dir --config" ;;
+        "cups install-backend") echo "--help --backend-dir --state-dir --config" ;;
+        "cups wrap") echo "--help --printer --json --state-dir --config" ;;
+        "cups unwrap") echo "--help --json --state-dir --config" ;;
+        "cups status") echo "--help --json --state-dir --config" ;;
+        "completion") echo "--help --state-dir --config" ;;
+        "demo") echo "--help --seed --jobs --no-broker --state-dir --config" ;;
+        "sim") echo "--help --state-dir --config" ;;
+        "sim printer") echo "--help --family --pty --tcp --host --link --control --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --minimal --ack --scenario --state-dir --config" ;;
+        "sim card") echo "--help --profile --port --host --seed --state-dir --config" ;;
+        "sim server") echo "--help --port --host --mode --slow-ms --state-dir --config" ;;
     esac
 }
 
 _station_agent_valued() {
     case "$1" in
         "") echo "--state-dir --config" ;;
-        "demo") echo "--seed --jobs" ;;
-        "run") echo "--log-level" ;;
-        "blanks receive") echo "--batch --count --first-serial" ;;
-        "blanks dispose") echo "--count --reference" ;;
-        "blanks adjust") echo "--count --reason --id" ;;
-        "blanks write-off") echo "--count --reason --id" ;;
-        "ledger verify") echo "--expect-head" ;;
-        "ledger export") echo "--format --output -o" ;;
-        "printer info") echo "--url --printer --family --timeout" ;;
-        "printer counters") echo "--url --printer --family --timeout" ;;
-        "printer status") echo "--url --printer --family --timeout" ;;
-        "printer clear") echo "--url --printer --family --timeout" ;;
-        "reader scan") echo "--url --reader --atr --select-sw" ;;
-        "sim printer") echo "--family --tcp --host --link --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --minimal --ack --scenario" ;;
-        "sim card") echo "--profile --port --host --seed" ;;
-        "sim server") echo "--port --host --mode --slow-ms" ;;
-        "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait" ;;
-        "report") echo "--date --format --lang --output --cover-days" ;;
-        "diag") echo "--timeout" ;;
-        "jobs") echo "--date" ;;
-        "jobs void") echo "--category --reason" ;;
-        "jobs resolve") echo "--outcome --category --reason" ;;
-        "cups install-backend") echo "--backend-dir" ;;
-        "cups wrap") echo "--printer" ;;
+        "run") echo "--log-level --state-dir --config" ;;
+        "status") echo "--state-dir --config" ;;
+        "faults") echo "--state-dir --config" ;;
+        "faults clear") echo "--state-dir --config" ;;
+        "blanks") echo "--state-dir --config" ;;
+        "blanks receive") echo "--batch --count --first-serial --state-dir --config" ;;
+        "blanks dispose") echo "--count --reference --state-dir --config" ;;
+        "blanks adjust") echo "--count --reason --id --state-dir --config" ;;
+        "blanks write-off") echo "--count --reason --id --state-dir --config" ;;
+        "ledger") echo "--state-dir --config" ;;
+        "ledger verify") echo "--expect-head --state-dir --config" ;;
+        "ledger export") echo "--format --output -o --state-dir --config" ;;
+        "jobs") echo "--date --state-dir --config" ;;
+        "jobs void") echo "--category --reason --state-dir --config" ;;
+        "jobs resolve") echo "--outcome --category --reason --state-dir --config" ;;
+        "printer") echo "--state-dir --config" ;;
+        "printer info") echo "--url --printer --family --timeout --state-dir --config" ;;
+        "printer counters") echo "--url --printer --family --timeout --state-dir --config" ;;
+        "printer status") echo "--url --printer --family --timeout --state-dir --config" ;;
+        "printer clear") echo "--url --printer --family --timeout --state-dir --config" ;;
+        "reader") echo "--state-dir --config" ;;
+        "reader scan") echo "--url --reader --atr --select-sw --state-dir --config" ;;
+        "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --state-dir --config" ;;
+        "report") echo "--date --format --lang --output --cover-days --state-dir --config" ;;
+        "diag") echo "--timeout --state-dir --config" ;;
+        "cups") echo "--state-dir --config" ;;
+        "cups install-backend") echo "--backend-dir --state-dir --config" ;;
+        "cups wrap") echo "--printer --state-dir --config" ;;
+        "cups unwrap") echo "--state-dir --config" ;;
+        "cups status") echo "--state-dir --config" ;;
+        "completion") echo "--state-dir --config" ;;
+        "demo") echo "--seed --jobs --state-dir --config" ;;
+        "sim") echo "--state-dir --config" ;;
+        "sim printer") echo "--family --tcp --host --link --cards --ribbon --reject-capacity --serial --seed --print-ms --slow-ms --garbage-rate --truncate-rate --jam-at --cover-open-at --overheat-at --false-ribbon-end-at --vanish-at --vanish-s --garbage-at --truncate-at --slow-at --term --minimal --ack --scenario --state-dir --config" ;;
+        "sim card") echo "--profile --port --host --seed --state-dir --config" ;;
+        "sim server") echo "--port --host --mode --slow-ms --state-dir --config" ;;
     esac
 }
 
@@ -92,18 +104,18 @@ _station_agent_choices() {
     case "$1|$2" in
         "run|--log-level") echo "debug info warning error" ;;
         "ledger export|--format") echo "csv jsonl" ;;
+        "jobs void|--category") echo "chip_failed print_defect damaged jam other" ;;
+        "jobs resolve|--outcome") echo "issued spoiled lost" ;;
+        "jobs resolve|--category") echo "chip_failed print_defect damaged jam other" ;;
         "printer info|--family") echo "evolis magicard" ;;
         "printer counters|--family") echo "evolis magicard" ;;
         "printer status|--family") echo "evolis magicard" ;;
         "printer clear|--family") echo "evolis magicard" ;;
+        "report|--format") echo "text csv html" ;;
+        "report|--lang") echo "en id" ;;
         "sim printer|--family") echo "evolis magicard" ;;
         "sim card|--profile") echo "ektp typeb random dead flaky pulled" ;;
         "sim server|--mode") echo "ok slow http500 refuse blackhole flapping" ;;
-        "report|--format") echo "text csv html" ;;
-        "report|--lang") echo "en id" ;;
-        "jobs void|--category") echo "chip_failed print_defect damaged jam other" ;;
-        "jobs resolve|--outcome") echo "issued spoiled lost" ;;
-        "jobs resolve|--category") echo "chip_failed print_defect damaged jam other" ;;
     esac
 }
 

@@ -75,6 +75,27 @@ def now() -> datetime:
     return datetime.fromtimestamp(time_s(), UTC)
 
 
+def now_utc(timespec: str = "seconds") -> str:
+    """The agent's time as ISO 8601 UTC, e.g. ``2026-11-24T04:52:00Z`` (``timespec``
+    as :meth:`datetime.isoformat`: the ledger stamps entries with microseconds)."""
+    return now().isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def wall_stamp() -> str:
+    """The machine's own clock as ISO 8601 UTC with microseconds.
+
+    For the spooler journal only: its start and end records are written by the
+    CUPS backend, a process outside the agent whose clock may be compressed
+    (the demo) or skewed (campaigns), so both the backend and the daemon that
+    judges a record's age use the wall clock."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def wall_now() -> datetime:
+    """The machine's own clock, timezone-aware UTC (see :func:`wall_stamp`)."""
+    return datetime.now(UTC)
+
+
 def local_now() -> datetime:
     """The current time in the local timezone (for day boundaries)."""
     return now().astimezone()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from drivers.registry import PRINTER_FAMILIES, READERS, TRANSPORTS, Registry
 from station_agent import clock
 from station_agent.errors import BadInput
 from station_agent.uplink.broker import Broker, parse_broker
@@ -31,8 +32,6 @@ _ATR_PATTERN = re.compile(r"^(?:[0-9A-Fa-f?]{2}){1,33}$")
 _SW = re.compile(r"^[0-9A-Fa-f]{4}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
-_DEVICE_SCHEMES = ("serial", "socket", "tcp", "rfc2217", "usb", "lp", "sim")
-PRINTER_FAMILIES = ("evolis", "magicard")
 
 
 @dataclass(frozen=True)
@@ -243,11 +242,11 @@ def _show(value: object) -> str:
     return repr(value)
 
 
-def _device_url(t: _Table, key: str, example: str, schemes: tuple[str, ...]) -> str:
+def _device_url(t: _Table, key: str, example: str, schemes: Registry) -> str:
     url = t.text(key, f"a device URL such as {example}", required=True)
     assert url is not None
     scheme = urlsplit(url).scheme
-    if scheme not in schemes or "://" not in url:
+    if not scheme or "://" not in url or scheme not in schemes:
         raise t.error(key, f"a device URL such as {example}")
     return url
 
@@ -295,11 +294,11 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         t.only(("id", "url", "family", "poll_interval", "queue", "cards_per_copy"))
         pid = t.text("id", 'a printer id such as "evolis-1"', required=True, pattern=_ID)
         queue = t.text("queue", 'a CUPS queue name such as "ektp"', pattern=_QUEUE)
-        url = (_device_url(t, "url", "serial:///dev/ttyUSB0", _DEVICE_SCHEMES)
+        url = (_device_url(t, "url", "serial:///dev/ttyUSB0", TRANSPORTS)
                if queue is None or t.has("url") else "")
-        family = t.text("family", f"one of {', '.join(PRINTER_FAMILIES)}")
+        family = t.text("family", f"one of {', '.join(PRINTER_FAMILIES.names())}")
         if family is not None and family not in PRINTER_FAMILIES:
-            raise t.error("family", f"one of {', '.join(PRINTER_FAMILIES)}")
+            raise t.error("family", f"one of {', '.join(PRINTER_FAMILIES.names())}")
         printers.append(PrinterConfig(pid, url, family,  # type: ignore[arg-type]
                                       t.number("poll_interval", 1.0, low=0.05, high=3600),
                                       queue=queue,
@@ -311,7 +310,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         t = _Table(file, f"[[reader]] #{n}", raw)
         t.only(("id", "url", "printer", "chip_atr", "chip_select_sw", "chip_retries"))
         rid = t.text("id", 'a reader id such as "encoder-1"', required=True, pattern=_ID)
-        url = _device_url(t, "url", '"pcsc://Virtual PCD"', ("pcsc", "sim"))
+        url = _device_url(t, "url", '"pcsc://Virtual PCD"', READERS)
         readers.append(ReaderConfig(
             rid, url, t.text("printer", "the id of a [[printer]]"),  # type: ignore[arg-type]
             chip_atr=t.texts("chip_atr", ReaderConfig.chip_atr,

@@ -25,11 +25,10 @@ class Snapshot:
 
 def read_snapshot(state_dir: Path) -> Snapshot:
     """Read the snapshot; the ledger's own errors (missing, not a ledger) propagate."""
-    from station_agent import faultlog
-    from station_agent.ledger import outbox
+    from station_agent.ledger import faultlog, outbox
     from station_agent.ledger.balances import read_balances
+    from station_agent.ledger.stock import forecast
     from station_agent.ledger.store import open_reader, read_meta
-    from station_agent.stock import forecast
 
     conn = open_reader(state_dir)
     try:

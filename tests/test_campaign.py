@@ -1,4 +1,4 @@
-"""Seeded whole-station campaigns (simulators/campaign.py): CI runs a fixed set of
+"""Seeded whole-station campaigns (simulators/station/campaign.py): CI runs a fixed set of
 seeds with every fault kind; each must end with the ledger equal to the printers'
 ground truth, the chain verified, every event delivered once and no fault left."""
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from simulators import campaign
-from simulators.campaign import FAULT_KINDS, Outcome, make_plan
+from simulators.station import campaign
+from simulators.station.campaign import FAULT_KINDS, Outcome, make_plan
 from tests.conftest import REPO, cli_env, free_pcscd
 
 #: The seeds CI runs (each a few tens of seconds); docs/RELIABILITY.md has long runs.
@@ -27,7 +27,7 @@ def with_pcsc(request: pytest.FixtureRequest) -> bool:
 
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_campaign_seed_reconciles(seed: int, with_pcsc: bool) -> None:
-    res = subprocess.run([sys.executable, "-m", "simulators.campaign", "--seed", str(seed),
+    res = subprocess.run([sys.executable, "-m", "simulators.station.campaign", "--seed", str(seed),
                           "--cards", str(CI_CARDS), "--json"], capture_output=True, text=True,
                          timeout=600, cwd=REPO, env=cli_env())
     out = json.loads(res.stdout.splitlines()[0])
@@ -73,7 +73,7 @@ def test_a_failing_seed_prints_the_command_that_reproduces_it(
     assert campaign.main(["--seed", "9", "--cards", "50", "--faults", "kill,outage"]) == 1
     printed = capsys.readouterr().out
     assert "mismatch: issued: ledger 41, printers 42" in printed
-    assert "reproduce: python -m simulators.campaign --seed 9 --cards 50 --faults " \
+    assert "reproduce: python -m simulators.station.campaign --seed 9 --cards 50 --faults " \
            "kill,outage" in printed
     with pytest.raises(SystemExit):
         campaign.main(["--seed", "1", "--faults", "meteor"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from station_agent.cli.commands import build_parser, parse
 from station_agent.cli.completion import bash_script
 from station_agent.cli.examples import EXAMPLES, walk
-from station_agent.cli.main import build_parser
+from station_agent.cli.main import main
 from tests.conftest import REPO, run_cli
 
 SHIPPED = REPO / "contrib" / "station-agent.bash"
@@ -102,3 +104,68 @@ def test_bash_completes_file_names_for_path_options(tmp_path: Path) -> None:
     (tmp_path / "state").mkdir()
     assert _complete("station-agent --config sta", tmp_path) == ["state", "station.toml"]
     assert _complete("station-agent report --output sta", tmp_path) == ["state", "station.toml"]
+
+
+def _documented_forms() -> list[list[str]]:
+    """Every command form in docs/CLI.md's command table, as words (alternatives
+    ``a|b`` expanded; placeholders, options and ``...`` dropped)."""
+    forms: list[list[str]] = []
+    text = (REPO / "docs" / "CLI.md").read_text()
+    table = text[text.index("| command | what |"):].split("\n\n")[0]
+    for row in table.splitlines():
+        if not row.startswith("| `"):
+            continue
+        first = row.split(" | ")[0]
+        for code in re.findall(r"`([^`]+)`", first):
+            words: list[str] = []
+            for w in code.replace("\\|", "|").split():
+                if w.startswith(("[", "-", ".")) or w.isupper() or w.endswith(","):
+                    break
+                words.append(w)
+            if not words:
+                continue
+            last = words[-1].split("|")
+            forms += [[*words[:-1], alt] for alt in last]
+    return forms
+
+
+DOCUMENTED = _documented_forms()
+
+
+def test_the_cli_doc_lists_every_command() -> None:
+    documented = {form[0] for form in DOCUMENTED}
+    commands = {path.split()[0] for path in PATHS if path}
+    assert commands == documented, (
+        f"in the parser, not in docs/CLI.md: {sorted(commands - documented)}; "
+        f"in docs/CLI.md, not in the parser: {sorted(documented - commands)}")
+
+
+@pytest.mark.parametrize("form", DOCUMENTED, ids=" ".join)
+def test_every_command_form_in_the_cli_doc_has_help(
+        form: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*form, "--help"])
+    assert exit_info.value.code == 0, f"`station-agent {' '.join(form)} --help` failed"
+    assert capsys.readouterr().out.startswith(f"usage: station-agent {form[0]}")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_and_state_dir_go_before_or_after_the_command(where: str, tmp_path: Path) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text(f'[station]\nid = "office-7"\nstate_dir = "{tmp_path / "state"}"\n')
+    opts = ["--config", str(config)]
+    args = [*opts, "run", "--check-config"] if where == "before" else [
+        "run", "--check-config", *opts]
+    r = run_cli(*args)
+    assert r.code == 0, r.err
+    assert "office-7" in r.out
+    state = ["--state-dir", str(tmp_path / "other")]
+    r = run_cli(*([*state, "blanks", "--json"] if where == "before" else
+                  ["blanks", "--json", *state]))
+    assert r.code == 1 and "other" in r.err, r.err   # no ledger there: named in the error
+
+
+def test_json_before_the_command_means_json() -> None:
+    args = parse(["--json", "status"])
+    assert args.json is True
+    assert parse(["status"]).json is False

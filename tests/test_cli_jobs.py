@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from station_agent import joblog
-from station_agent.ledger import Ledger, model
+from station_agent.ledger import Ledger, joblog, model
 from tests.conftest import run_cli
 
 JOB_KEYS = {"job_id", "source", "printer", "queue", "created_at", "ended_at", "cards",

@@ -72,7 +72,7 @@ def test_part_of_the_day_prints_through_cupsd(demo_day: tuple[Path, str, bool]) 
     assert len(spooled) == 40 and all(j["counter_verified"] for j in spooled)
     assert {j["source"] for j in jobs} == {"spooler", "driven"}
     # The issuing application named each job after a citizen: nothing of it is kept.
-    from station_agent.demo import SPOOL_TITLE
+    from simulators.station.demo import SPOOL_TITLE
 
     for path in state.rglob("*"):
         if path.is_file() and "cups" not in path.parts and path.name != "station.toml":
@@ -89,8 +89,9 @@ def test_blanks_and_faults_json_after_the_day(demo_day: tuple[Path, str, bool]) 
     assert b["received"] == b["stock"] + b["in_printer"] + b["issued"] + b["spoiled_held"] \
         + b["spoiled_disposed"] + b["lost"] - b["adjusted"]
     assert b["issued"] > 100
-    f = json.loads(run_cli("--state-dir", str(state), "faults", "--json", "--history").out)
-    codes = {x["code"] for x in f}             # --history --json: the list of faults
+    f = json.loads(run_cli("--state-dir", str(state), "faults", "--json", "--history").out
+                   )["history"]                # the API's document: active and history
+    codes = {x["code"] for x in f}
     assert {"card_jam", "ribbon_out", "server_unreachable"} <= codes
     assert all(x["cleared_at"] for x in f if x["code"] in ("card_jam", "ribbon_out"))
     st = json.loads(run_cli("--state-dir", str(state), "status", "--json").out)

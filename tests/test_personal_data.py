@@ -101,7 +101,7 @@ def test_the_api_refuses_a_name_as_job_id(tmp_path: Path) -> None:
     """Through the daemon's own request handler (what the issuing application calls)."""
     from station_agent.api import protocol as p
     from station_agent.config import parse_config
-    from station_agent.station import Station
+    from station_agent.daemon.station import Station
 
     cfg = parse_config({"station": {"id": "s1"}}, tmp_path / "station.toml")
     station = Station(cfg, tmp_path, serve_api=False)

@@ -17,24 +17,21 @@ from drivers.printers.base import (
 )
 from drivers.protocols import evolis as _ev
 from drivers.protocols import magicard as _mc
+from drivers.registry import PRINTER_FAMILIES
 from drivers.transports import TransportError, open_transport
 from drivers.transports.link import Backoff, Link
 
+#: The families this package drives (plugins may add more: :data:`PRINTER_FAMILIES`).
 FAMILIES = ("evolis", "magicard")
 _USB_VENDORS = {_ev.USB_VENDOR_ID: "evolis", _mc.USB_VENDOR_ID: "magicard"}
 
 
 def printer_class(family: str) -> type[Printer]:
-    """The driver class of ``family``."""
-    if family == "evolis":
-        from drivers.printers.evolis import EvolisPrinter
-
-        return EvolisPrinter
-    if family == "magicard":
-        from drivers.printers.magicard import MagicardPrinter
-
-        return MagicardPrinter
-    raise ValueError(f"unknown printer family {family!r}: use one of {', '.join(FAMILIES)}")
+    """The driver class of ``family`` (:class:`ValueError` naming the known ones)."""
+    try:
+        return PRINTER_FAMILIES.get(family)  # type: ignore[no-any-return]
+    except LookupError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def family_from_url(url: str) -> str | None:
@@ -57,11 +54,13 @@ def open_printer(url: str, family: str | None = None, *, usb_backend: Any = None
     fam = family or family_from_url(url)
     if fam is None:
         raise ValueError(f"cannot tell the protocol family of {url}: give it "
-                         f"(--family {' or '.join(FAMILIES)}, or family = ... in the config)")
+                         f"(--family {' or '.join(PRINTER_FAMILIES.names())}, or family = ... "
+                         "in the config)")
     cls = printer_class(fam)
     return cls(Link(transport, backoff=backoff), timeout=timeout)
 
 
-__all__ = ["FAMILIES", "Counters", "Identity", "Panel", "Printer", "PrinterError",
+__all__ = ["FAMILIES", "PRINTER_FAMILIES", "Counters", "Identity", "Panel", "Printer",
+           "PrinterError",
            "PrinterOffline", "ProtocolError", "Status", "TransportError", "family_from_url",
            "open_printer", "printer_class"]

@@ -12,10 +12,12 @@ import abc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from drivers.transports.base import Transport, TransportError, TransportGone, WrongDevice
 from drivers.transports.link import Link
+
+T = TypeVar("T")
 
 # Fault codes (DESIGN §4) a printer driver reports.
 CARD_JAM: Final = "card_jam"
@@ -224,7 +226,7 @@ class Printer(abc.ABC):
     def _prepare(self, t: Transport) -> None:  # noqa: B027 - optional hook
         """Family-specific set-up after each connection (default: nothing)."""
 
-    def _with_transport(self, fn):  # type: ignore[no-untyped-def]
+    def _with_transport(self, fn: Callable[[Transport], T]) -> T:
         """Run ``fn(transport)`` on the link, turning transport failures into
         :class:`PrinterOffline`."""
         with self._lock:

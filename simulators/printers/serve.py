@@ -21,7 +21,7 @@ import threading
 import time
 import tty
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 
 class _Server:
@@ -31,7 +31,7 @@ class _Server:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> _Server:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
         self._thread.start()
         return self

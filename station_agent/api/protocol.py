@@ -22,6 +22,7 @@ This module only parses and checks; transport is in :mod:`.server`.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,41 +33,13 @@ MAX_ID_LEN: Final = 64
 BAD_REQUEST, UNKNOWN_OP, REFUSED, FAILED, BUSY, FORBIDDEN = (
     "bad_request", "unknown_op", "refused", "failed", "busy", "forbidden")
 
-# Parameter types: (python type, required). Strings are bounded in the ledger model.
-_STR, _INT, _BOOL = str, int, bool
-OPS: Final[dict[str, dict[str, tuple[type, bool]]]] = {
-    "ping": {},
-    "status": {},
-    "blanks": {},
-    "faults": {"history": (_BOOL, False)},
-    "subscribe": {},
-    # ``station-agent diag``: one printer's facts, read by the daemon that owns its port.
-    "diag_printer": {"printer": (_STR, True)},
-    # Ledger transfers (DESIGN §3); the CLI's blanks commands and the issuing
-    # application when vendor software drives the printer and the agent observes.
-    "receive": {"batch_id": (_STR, True), "count": (_INT, True),
-                "first_serial": (_STR, False)},
-    "dispose": {"count": (_INT, True), "reference": (_STR, True), "idem_id": (_STR, False)},
-    "adjust": {"count": (_INT, True), "reason": (_STR, True), "idem_id": (_STR, True)},
-    "write_off": {"count": (_INT, True), "reason": (_STR, True), "idem_id": (_STR, True)},
-    "pick": {"job_id": (_STR, True), "device": (_STR, True)},
-    "complete": {"job_id": (_STR, True), "device": (_STR, False)},
-    "reject": {"job_id": (_STR, True), "reason": (_STR, False), "device": (_STR, False),
-               "category": (_STR, False)},
-    # A card that printed, then failed (chip write, quality check): issued -> spoiled_held.
-    "void": {"job_id": (_STR, True), "category": (_STR, True), "reason": (_STR, False)},
-    # Card jobs as the operator sees them (station-agent jobs).
-    "jobs": {"open": (_BOOL, False), "date": (_STR, False)},
-    "write_off_job": {"job_id": (_STR, True), "reason": (_STR, True),
-                      "device": (_STR, False)},
-    # The agent drives a configured printer through the whole issuing flow.
-    "issue": {"job_id": (_STR, True), "printer": (_STR, False), "panels": (_INT, False)},
-    # An operator settles a job whose card the agent lost track of.
-    "resolve": {"job_id": (_STR, True), "outcome": (_STR, True), "category": (_STR, False),
-                "reason": (_STR, False)},
-    # An operator acknowledges a fault nothing clears by itself (unreported_pick).
-    "clear_fault": {"source": (_STR, True), "code": (_STR, True)},
-}
+#: Version of this wire format: ``ping`` answers it, the client checks it. Raised
+#: only by a change an older client cannot follow (new operations and new
+#: fields in answers keep it).
+PROTOCOL_VERSION: Final = 1
+
+#: An operation's parameters: name -> (type, required).
+ParamSpec = Mapping[str, tuple[type, bool]]
 
 
 class ApiError(Exception):
@@ -98,8 +71,9 @@ def _request_id(doc: dict[str, Any]) -> int | str | None:
     return None
 
 
-def parse(line: bytes) -> Request:
-    """Check one request line; :class:`ApiError` (``.request_id`` set when known)."""
+def parse(line: bytes, ops: Mapping[str, ParamSpec]) -> Request:
+    """Check one request line against ``ops`` (operation -> its parameters);
+    :class:`ApiError` (``.request_id`` set when known)."""
     if len(line) > MAX_LINE:
         raise ApiError(BAD_REQUEST, f"request longer than {MAX_LINE} bytes; send one JSON "
                                     "object per line")
@@ -122,20 +96,19 @@ def parse(line: bytes) -> Request:
         if not isinstance(op, str):
             raise ApiError(BAD_REQUEST, "op: expected the name of an operation such as "
                                         '"status"')
-        if op not in OPS:
+        if op not in ops:
             raise ApiError(UNKNOWN_OP, f"unknown op {op[:40]!r}; known: "
-                                       f"{', '.join(sorted(OPS))}")
+                                       f"{', '.join(sorted(ops))}")
         params = doc.get("params", {})
         if not isinstance(params, dict):
             raise ApiError(BAD_REQUEST, "params: expected a JSON object")
-        return Request(rid, op, _check_params(op, params))
+        return Request(rid, op, _check_params(op, ops[op], params))
     except ApiError as exc:
         exc.request_id = rid  # type: ignore[attr-defined]
         raise
 
 
-def _check_params(op: str, params: dict[str, Any]) -> dict[str, Any]:
-    spec = OPS[op]
+def _check_params(op: str, spec: ParamSpec, params: dict[str, Any]) -> dict[str, Any]:
     for key in params:
         if key not in spec:
             known = ", ".join(spec) or "none"

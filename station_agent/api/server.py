@@ -15,16 +15,15 @@ import os
 import queue
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from station_agent.api import protocol as p
 from station_agent.api.peers import AccessPolicy, group_name, peer_of
-from station_agent.api.sockpath import short_path
+from station_agent.api.sockpath import SOCKET_NAME, short_path
 from station_agent.errors import OperationFailed
 
-SOCKET_NAME = "agent.sock"
 MAX_CLIENTS = 64
 SUBSCRIBER_QUEUE = 10_000
 
@@ -114,13 +113,13 @@ class _Connection:
 class ApiServer:
     """Serves ``handler`` on ``state_dir/agent.sock``."""
 
-    def __init__(self, state_dir: Path, handler: Handler, *,
+    def __init__(self, state_dir: Path, handler: Handler, ops: Mapping[str, p.ParamSpec], *,
                  on_error: Callable[[BaseException], None] | None = None,
                  policy: AccessPolicy | None = None) -> None:
         from station_agent import logs
 
         self.path = Path(state_dir) / SOCKET_NAME
-        self.handler = handler
+        self.handler, self.ops = handler, ops
         self.on_error = on_error
         self.policy = policy or AccessPolicy.for_daemon(None)
         self.log = logs.get("api")
@@ -204,7 +203,7 @@ class ApiServer:
     def answer(self, line: bytes, conn: _Connection) -> bytes:
         """The reply line to one request line."""
         try:
-            req = p.parse(line)
+            req = p.parse(line, self.ops)
         except p.ApiError as exc:
             return p.reply_error(getattr(exc, "request_id", None), exc.code, exc.message)
         self.requests += 1

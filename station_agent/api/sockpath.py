@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _LIMIT = 100
+#: The daemon's socket in its state directory.
+SOCKET_NAME = "agent.sock"
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from typing import Any
 
 from station_agent.cli.jobs_cmds import cmd_clear_fault
 from station_agent.cli.output import emit_json, table
+from station_agent.cli.remote import from_daemon
 from station_agent.errors import BadInput
 
 
@@ -73,54 +74,21 @@ def cmd_run(args: argparse.Namespace, _state: Path | None) -> int:
               f"{len(cfg.readers)} reader(s), network "
               f"{cfg.network.probe_url or 'not watched'}, state in {state_dir}")
         return 0
-    from station_agent.daemon import run
+    from station_agent.daemon.service import run
 
     return run(cfg, state_dir, log_level=args.log_level)
 
 
-def _from_daemon(state_dir: Path, op: str, **params: Any) -> Any:
-    """The daemon's answer, or None when no daemon serves ``state_dir``."""
-    from station_agent.api.client import ApiError, connect, raise_for_cli
-
-    client = connect(state_dir)
-    if client is None:
-        return None
-    with client:
-        try:
-            return client.call(op, **params)
-        except ApiError as exc:
-            raise_for_cli(exc)
-    return None
-
-
 def _offline_status(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
+    from station_agent.daemon.status import offline_status
     from station_agent.snapshot import read_snapshot
 
-    cfg = _config(args, required=False)
-    snap = read_snapshot(state_dir)
-    devices = [] if cfg is None else [
-        *({"id": p.id, "kind": "printer", "url": p.url, "family": p.family, "online": None}
-          for p in cfg.printers),
-        *({"id": r.id, "kind": "reader", "url": r.url, "printer": r.printer, "online": None}
-          for r in cfg.readers)]
-    return {
-        "station_id": cfg.station_id if cfg else snap.station_id,
-        "daemon": {"running": False},
-        "balances": snap.balances,
-        "stock": {**snap.stock, "low_threshold": cfg.stock.low_threshold if cfg else None},
-        "devices": devices,
-        "faults": snap.faults,
-        "network": {"probe_url": cfg.network.probe_url if cfg else None, "state": "unknown",
-                    "in_outage": None, "last_probe": None},
-        "uplink": {"mqtt_url": cfg.uplink.mqtt_url if cfg else None,
-                   "state": "stopped" if cfg and cfg.uplink.mqtt_url else "disabled",
-                   "connected": False, **snap.backlog},
-    }
+    return offline_status(_config(args, required=False), read_snapshot(state_dir))
 
 
 def cmd_status(args: argparse.Namespace, state_dir: Path) -> int:
     """``status [--json]``."""
-    doc = _from_daemon(state_dir, "status") or _offline_status(args, state_dir)
+    doc = from_daemon(state_dir, "status") or _offline_status(args, state_dir)
     if args.json:
         emit_json(doc)
         return 0
@@ -169,9 +137,9 @@ def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
 
 def cmd_faults(args: argparse.Namespace, state_dir: Path) -> int:
     """``faults [--json] [--history]``."""
-    doc = _from_daemon(state_dir, "faults", history=args.history)
+    doc = from_daemon(state_dir, "faults", history=args.history)
     if doc is None:
-        from station_agent import faultlog
+        from station_agent.ledger import faultlog
         from station_agent.ledger.store import open_reader
 
         conn = open_reader(state_dir)
@@ -181,10 +149,10 @@ def cmd_faults(args: argparse.Namespace, state_dir: Path) -> int:
                 doc["history"] = [f.as_dict() for f in faultlog.fault_history(conn)]
         finally:
             conn.close()
-    faults = doc["history"] if args.history else doc["active"]
     if args.json:
-        emit_json(faults)
+        emit_json(doc)   # the API's document (docs/API.md): active, and history if asked
         return 0
+    faults = doc["history"] if args.history else doc["active"]
     if not faults:
         print("no faults" + (" recorded" if args.history else " active"))
     for f in faults:

@@ -30,7 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_completion(args: argparse.Namespace, _state: Path | None) -> int:
     """``completion bash``."""
-    from station_agent.cli.main import build_parser
+    from station_agent.cli.commands import build_parser
 
     print(bash_script(build_parser()), end="")
     return 0

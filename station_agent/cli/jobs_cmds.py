@@ -11,10 +11,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from station_agent import joblog, settle
 from station_agent.cli.output import emit_json
+from station_agent.cli.remote import from_daemon
 from station_agent.errors import BadInput, OperationFailed
-from station_agent.ledger import Ledger, model, open_reader
+from station_agent.issuing import settle
+from station_agent.ledger import Ledger, joblog, model, open_reader
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,16 +52,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     r.set_defaults(func=cmd_resolve)
 
 
-def _daemon(state_dir: Path, op: str, **params: Any) -> Any:
-    """The daemon's answer (unset parameters left out), or None with no daemon."""
-    from station_agent.cli.agent_cmds import _from_daemon
-
-    return _from_daemon(state_dir, op, **{k: v for k, v in params.items() if v is not None})
-
-
 def cmd_jobs(args: argparse.Namespace, state_dir: Path) -> int:
     """``jobs [--json] [--open] [--date D]``."""
-    doc = _daemon(state_dir, "jobs", open=args.open or None, date=args.date)
+    doc = from_daemon(state_dir, "jobs", open=args.open or None, date=args.date)
     if doc is None:
         conn = open_reader(state_dir)
         try:
@@ -87,7 +81,7 @@ def cmd_jobs(args: argparse.Namespace, state_dir: Path) -> int:
 
 def _write(args: argparse.Namespace, state_dir: Path, op: str, params: dict[str, Any],
            offline: Any) -> int:
-    doc = _daemon(state_dir, op, **params)
+    doc = from_daemon(state_dir, op, **params)
     if doc is None:
         with Ledger(state_dir, create=False) as ledger:
             doc = offline(ledger)
@@ -132,7 +126,7 @@ def cmd_resolve(args: argparse.Namespace, state_dir: Path) -> int:
 
 def cmd_clear_fault(args: argparse.Namespace, state_dir: Path) -> int:
     """``faults clear SOURCE CODE``."""
-    doc = _daemon(state_dir, "clear_fault", source=args.source, code=args.code)
+    doc = from_daemon(state_dir, "clear_fault", source=args.source, code=args.code)
     if doc is None:
         raise OperationFailed("faults are cleared by the running daemon, which is not running: "
                               "start it (systemctl start station-agent) and try again")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from station_agent.cli.output import balances_text, emit_json, entry_text
+from station_agent.cli.remote import from_daemon
 from station_agent.ledger import Entry, Ledger, model, open_reader, read_balances, verify
 from station_agent.ledger.export import FORMATS, export
 from station_agent.ledger.store import translate
@@ -172,12 +173,7 @@ def cmd_export(args: argparse.Namespace, state_dir: Path) -> int:
 def _through_daemon(state_dir: Path, transfer: model.Transfer) -> dict[str, Any] | None:
     """Record through the running daemon (DESIGN §2: the CLI never writes behind
     its back); None when no daemon serves ``state_dir``."""
-    from station_agent.api.client import ApiError, connect, raise_for_cli
-
     model.validate(transfer)   # bad input is refused here, daemon or not
-    client = connect(state_dir)
-    if client is None:
-        return None
     t = transfer
     params: dict[str, Any]
     if t.kind == model.RECEIVE:
@@ -191,13 +187,8 @@ def _through_daemon(state_dir: Path, transfer: model.Transfer) -> dict[str, Any]
                   "reason": t.reason, "idem_id": t.idem_id}
     else:
         params = {"count": t.count, "reason": t.reason, "idem_id": t.idem_id}
-    with client:
-        try:
-            doc: dict[str, Any] = client.call(t.kind, **params)
-            return doc
-        except ApiError as exc:
-            raise_for_cli(exc)
-    return None
+    doc: dict[str, Any] | None = from_daemon(state_dir, t.kind, **params)
+    return doc
 
 
 def _record(args: argparse.Namespace, state_dir: Path, transfer: model.Transfer) -> int:

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from drivers.registry import PRINTER_FAMILIES
 from station_agent.cli.argtypes import seconds
 from station_agent.cli.output import emit_json, table
 from station_agent.errors import BadInput, OperationFailed
-
-FAMILIES = ("evolis", "magicard")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +41,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                                          "socket://host:port, usb://0f49:0a00, lp:///dev/usb/lp0, "
                                          "sim://evolis")
         which.add_argument("--printer", metavar="ID", help="a [[printer]] id from station.toml")
-        p.add_argument("--family", choices=FAMILIES,
+        p.add_argument("--family", choices=PRINTER_FAMILIES.names(),
                        help="protocol family (needed unless the URL or config implies it)")
         p.add_argument("--timeout", type=seconds(0.05, 120), default=2.0,
                        help="seconds to wait for each reply (default 2)")

@@ -13,7 +13,7 @@ import dataclasses
 from typing import Any
 
 from station_agent.diag.model import Check, failed, passed, warned
-from station_agent.faults import CODES
+from station_agent.faults.codes import CODES
 
 #: Ribbon panels left below which the supplies check warns (a YMCKO card uses 5).
 RIBBON_WARN_PANELS = 100

@@ -8,7 +8,7 @@ from typing import Any
 
 from station_agent import clock
 from station_agent.diag.model import Check, failed, passed, warned
-from station_agent.netprobe import CONNECT, DNS, HTTP, LINK, TLS, Prober, ProbeResult
+from station_agent.network.probe import CONNECT, DNS, HTTP, LINK, TLS, Prober, ProbeResult
 
 #: Age of the oldest unsent event above which the backlog check warns.
 BACKLOG_WARN_S = 600.0

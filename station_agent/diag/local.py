@@ -166,7 +166,7 @@ def daemon_check(status: dict[str, Any] | None, error: str | None, configured: b
 def faults_check(active: list[dict[str, Any]], live: bool = True) -> Check:
     """The agent's active faults: fail on error/critical ones, warn on the rest.
     ``live``: from the running daemon (else as the last daemon recorded them)."""
-    from station_agent.faults import CODES, CRITICAL, ERROR
+    from station_agent.faults.codes import CODES, CRITICAL, ERROR
 
     when = "" if live else " when the daemon last ran"
     if not active:

@@ -203,11 +203,6 @@ def ledger_path(state_dir: Path) -> Path:
     return state_dir / LEDGER_FILE
 
 
-def now_utc() -> str:
-    """The current time as ISO 8601 UTC with microseconds, e.g. ``2026-11-24T04:52:00.123456Z``."""
-    return clock.now().isoformat(timespec="microseconds")[:-6] + "Z"
-
-
 # --- errors -------------------------------------------------------------------
 
 def translate(exc: BaseException, path: Path, doing: str) -> StorageError:
@@ -352,7 +347,7 @@ def _initialise(conn: sqlite3.Connection, station_id: str | None) -> None:
                 conn.execute(stmt)
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
-            [("ledger_id", ledger_id), ("created_at", now_utc()),
+            [("ledger_id", ledger_id), ("created_at", clock.now_utc("microseconds")),
              ("chain", CHAIN_VERSION), ("station_id", station_id or ""),
              ("categories_from", "1")],
         )

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from station_agent import clock
 from station_agent.ledger import model, outbox
 from station_agent.ledger.balances import Balances, read_balances
 from station_agent.ledger.chain import entry_hash
@@ -49,7 +50,6 @@ from station_agent.ledger.store import (
     job_record,
     ledger_path,
     noted_counter,
-    now_utc,
     open_writer,
     read_meta,
     read_state_and_head_ts,
@@ -117,7 +117,7 @@ def _entry_time(head_ts: str | None) -> str:
     entry times run backwards: reports find a day's entries by time. The
     entries keep the last time until the clock catches up; ``diag`` reports a
     clock behind the last entry."""
-    now = now_utc()
+    now = clock.now_utc("microseconds")
     return head_ts if head_ts is not None and head_ts > now else now
 
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from station_agent import clock, faultlog
-from station_agent.daily import first_seq_since, ts_text
-from station_agent.ledger import model
+from station_agent import clock
+from station_agent.ledger import faultlog, model
 from station_agent.ledger.balances import read_balances
-from station_agent.stock import forecast
+from station_agent.ledger.daily import first_seq_since, ts_text
+from station_agent.ledger.stock import forecast
 
 #: Fault severities that count as downtime of their device.
 DOWN_SEVERITIES = ("error", "critical")

@@ -33,13 +33,13 @@ import pwd
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 # Imported before privileges are dropped (the unprivileged user may not be
 # able to read the interpreter's library later), and only what a job needs.
 from drivers.printers import open_printer
+from station_agent import clock
 from station_agent.config import load_config
 from station_agent.paths import default_state_dir
 from station_agent.spooler import journal
@@ -57,10 +57,6 @@ _STATE_LINE = re.compile(r"^STATE:\s*(.*)$")
 _PAGE_LINE = re.compile(r"^PAGE:\s*(\d+)\s+(\d+)")
 _ERROR_LINE = re.compile(r"^ERROR:")
 OK, FAILED, STOP, RETRY = 0, 1, 4, 6
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def job_key(queue: str, cups_job: int, options: str) -> str:
@@ -253,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             attempt = 1
     if not st.write(journal.write_start, journal.StartRecord(
             job=key, queue=queue, cups_job=cups_job, attempt=attempt, copies=copies,
-            cards=copies * st.cards_per_copy, at=_now(), printer=st.printer_id,
+            cards=copies * st.cards_per_copy, at=clock.wall_stamp(), printer=st.printer_id,
             counter_before=before, scheme=b.scheme)):
         # Blanks are state property: a card is not printed unrecorded. The
         # station's disk (full, read-only) is fixed, then CUPS retries the job.
@@ -271,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         b.say("STATE", "-" + ",".join(gone))
     reasons = sorted(set(printer_reasons) | b.state_reasons)
     st.write(journal.write_end, journal.EndRecord(
-        job=key, attempt=attempt, exit_code=code, at=_now(), counter_after=after,
+        job=key, attempt=attempt, exit_code=code, at=clock.wall_stamp(), counter_after=after,
         reasons=reasons, card_inside=inside, pages=b.pages, errors=b.errors))
     return code
 

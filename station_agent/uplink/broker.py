@@ -189,8 +189,9 @@ def make_client(broker: Broker, client_id: str, *, clean_session: bool = True,
     import ssl
 
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                          clean_session=clean_session, protocol=mqtt.MQTTv311)
     client.connect_timeout = connect_timeout
     client.max_inflight_messages_set(max_inflight)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from station_agent import logs
-from station_agent.faults import now_utc
+from station_agent.clock import now_utc
 from station_agent.ledger import Ledger
 from station_agent.ledger import outbox as ob
 from station_agent.ledger.errors import StorageError
@@ -179,7 +179,7 @@ class Relay:
     def _backoff(self) -> float:
         s = self.settings
         delay = min(s.reconnect_max, s.reconnect_min * 2 ** min(self.attempts - 1, 16))
-        return delay * random.uniform(0.8, 1.2)
+        return float(delay * random.uniform(0.8, 1.2))
 
     def _new_client(self) -> Any:
         s = self.settings

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from simulators.agent_process import AgentProcess
 from simulators.processes import terminate
+from simulators.station.agent_process import AgentProcess
 from station_agent.api.client import ApiClient
 from tests.conftest import REPO, cli_env, first_line, run_cli
 
@@ -48,7 +48,7 @@ class Daemon(AgentProcess):
         return json.loads(res.out) if "--json" in args else res.out
 
     def faults(self) -> list[dict[str, Any]]:
-        return self.cli("faults", "--json")  # type: ignore[no-any-return]
+        return self.cli("faults", "--json")["active"]  # type: ignore[no-any-return]
 
     def wait_fault(self, source: str, code: str, present: bool = True,
                    timeout: float = 20) -> list[dict[str, Any]]:

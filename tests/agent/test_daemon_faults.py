@@ -105,7 +105,7 @@ def test_printer_faults_server_modes_and_reader_through_the_daemon(
         slot.insert(SimCard("ektp", seed=2))
         d.wait_fault("encoder-1", "pcsc_service_down", present=False)
 
-        history = d.cli("faults", "--json", "--history")
+        history = d.cli("faults", "--json", "--history")["history"]
         cleared = {(f["source"], f["code"]) for f in history if f["cleared_at"]}
         expected = {("evolis-1", c) for _i, c, _r in PRINTER_FAULTS} | {
             ("network", c) for _m, c, _p in SERVER_MODES} | {("encoder-1", "pcsc_service_down")}
@@ -128,7 +128,7 @@ def test_flapping_server_is_reported_as_flapping(daemons: Any, sims: Any) -> Non
         assert time.monotonic() < deadline, faults
         time.sleep(0.5)
         faults = d.faults()
-    history = d.cli("faults", "--json", "--history")
+    history = d.cli("faults", "--json", "--history")["history"]
     raises = [f for f in history if f["code"] == "server_unreachable"]
     assert len(raises) <= 3, "flapping must not be a storm of raise/clear"
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from station_agent.api import protocol
+from station_agent.daemon.ops import PARAMETERS
 from station_agent.ledger import open_reader, read_balances, verify
 from tests.conftest import cli_env
 
@@ -149,7 +150,7 @@ _json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=
     st.text(max_size=20)
 _json = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=4)
                      | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
-_ops = st.sampled_from(sorted(protocol.OPS)) | st.text(max_size=12)
+_ops = st.sampled_from(sorted(PARAMETERS)) | st.text(max_size=12)
 _requests = st.one_of(
     st.binary(max_size=200),                                            # line noise
     _json.map(lambda v: json.dumps(v).encode()),                        # any JSON
@@ -171,7 +172,7 @@ def _is_write(line: bytes) -> bool:
     """Whether ``line`` parses as a write the ledger may accept (skipped: this test
     is about malformed and refused requests)."""
     try:
-        req = protocol.parse(line.split(b"\n")[0])
+        req = protocol.parse(line.split(b"\n")[0], PARAMETERS)
     except protocol.ApiError:
         return False
     return req.op not in ("ping", "status", "blanks", "faults", "subscribe") and not (
@@ -196,7 +197,7 @@ def test_10000_malformed_requests_get_errors_and_change_nothing(daemons: Any) ->
         reply = client.send_raw(line)
         if line.strip().startswith(b"{") and b'"op": "' in line and reply.get("ok"):
             # A well-formed read (status, faults...) is fine.
-            assert protocol.parse(line).op in ("ping", "status", "blanks", "faults",
+            assert protocol.parse(line, PARAMETERS).op in ("ping", "status", "blanks", "faults",
                                                "subscribe")
             return
         assert reply["ok"] is False, (line, reply)

@@ -17,7 +17,7 @@ from station_agent.diag.model import FAIL, PASS, WARN, Check, Diagnosis, passed
 from station_agent.diag.runner import Group, run_groups
 from station_agent.ledger import Ledger, model
 from station_agent.ledger.store import ledger_path
-from station_agent.netprobe import ProbeResult
+from station_agent.network.probe import ProbeResult
 
 
 def _facts(conditions: tuple[str, ...] = (), card_at: str | None = None, cards: int = 10,

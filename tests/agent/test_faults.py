@@ -7,8 +7,8 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from station_agent.faults import Fault, FaultBoard
-from station_agent.hysteresis import CLEAR, RAISE, Debounce, FlapDetector
+from station_agent.faults.board import Fault, FaultBoard
+from station_agent.faults.hysteresis import CLEAR, RAISE, Debounce, FlapDetector
 
 
 def test_debounce_needs_runs_of_observations() -> None:

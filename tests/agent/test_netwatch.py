@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from simulators.server import ServerSim
-from station_agent.faults import FaultBoard
-from station_agent.netprobe import Prober, has_route
-from station_agent.netwatch import NetworkWatch
+from station_agent.faults.board import FaultBoard
+from station_agent.network.probe import Prober, has_route
+from station_agent.network.watch import NetworkWatch
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from station_agent.daily import first_seq_since
 from station_agent.ledger import Ledger, model
-from station_agent.stock import forecast
+from station_agent.ledger.daily import first_seq_since
+from station_agent.ledger.stock import forecast
 
 
 def test_forecast_counts_the_window_only(ledger: Ledger) -> None:

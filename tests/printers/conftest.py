@@ -44,7 +44,7 @@ class Rig:
         if transport == "inprocess":
             from drivers.printers import printer_class
             from drivers.transports.link import Backoff, Link
-            from drivers.transports.sim import SimTransport
+            from simulators.devices import SimTransport
 
             self.printer: Printer = printer_class(family)(
                 Link(SimTransport(url, self.sim), backoff=Backoff(0.01, 0.05)), timeout=0.3)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from simulators.operator import PANELS, assert_ledger_matches, run_jobs
-from station_agent.issuing import COMPLETE, NOT_STARTED, REJECT, REPLAY, STUCK, CardIssuer
+from simulators.station.operator import PANELS, assert_ledger_matches, run_jobs
+from station_agent.issuing.driven import COMPLETE, NOT_STARTED, REJECT, REPLAY, STUCK, CardIssuer
 from station_agent.ledger import Ledger, model, verify
 from station_agent.ledger.errors import StorageError
 from station_agent.ledger.store import open_reader

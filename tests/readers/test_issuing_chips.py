@@ -10,16 +10,16 @@ from drivers.printers import Printer, open_printer, printer_class
 from drivers.readers.fake import FakeReader
 from drivers.readers.pcsc import PcscReader
 from drivers.transports.link import Link
-from drivers.transports.sim import SimTransport
 from simulators.cards import VpcdSlot
 from simulators.cards.pcscd import READER_NAMES
 from simulators.cards.sequence import CardSequence
-from simulators.operator import PANELS
+from simulators.devices import SimTransport
 from simulators.printers import build_simulator
 from simulators.printers.serve import PtyServer
-from station_agent.chipcheck import ChipChecker
-from station_agent.faults import FaultBoard
-from station_agent.issuing import COMPLETE, REJECT, CardIssuer
+from simulators.station.operator import PANELS
+from station_agent.faults.board import FaultBoard
+from station_agent.issuing.chipcheck import ChipChecker
+from station_agent.issuing.driven import COMPLETE, REJECT, CardIssuer
 from station_agent.ledger import Ledger, model
 
 

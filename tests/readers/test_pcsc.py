@@ -12,8 +12,8 @@ from drivers.readers.pcsc import PcscReader, list_readers
 from simulators.cards import SimCard, VpcdSlot
 from simulators.cards.card import EKTP_ATR
 from simulators.cards.pcscd import READER_NAMES, Pcscd
-from station_agent.chipcheck import ChipChecker
-from station_agent.faults import FaultBoard
+from station_agent.faults.board import FaultBoard
+from station_agent.issuing.chipcheck import ChipChecker
 
 SLOT0 = f"pcsc://{READER_NAMES[0]}"
 SLOT1 = f"pcsc://{READER_NAMES[1]}"

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from simulators.cupsd import unavailable
-from simulators.operator import service_printer
 from simulators.printers.model import PrinterModel
+from simulators.station.operator import service_printer
 from station_agent.ledger import open_reader, verify
 from tests.spooler.test_cups_path import Station
 

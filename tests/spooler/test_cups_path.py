@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from simulators.agent_process import AgentProcess
 from simulators.cupsd import Cupsd, unavailable
 from simulators.ippeve import IppEvePrinter
 from simulators.ippeve import unavailable as ippeve_unavailable
 from simulators.printers import build_simulator
 from simulators.printers.documents import card_document
 from simulators.printers.serve import TcpServer
+from simulators.station.agent_process import AgentProcess
 from station_agent.ledger import open_reader, verify
 from station_agent.ledger.balances import read_balances
 from tests.conftest import cli_env, run_cli
@@ -200,7 +200,7 @@ def test_a_jam_overrides_the_socket_backends_success(station: Station) -> None:
     assert any(r.startswith("media-jam") for r in queue["reasons"]), queue
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        faults = json.loads(station.cli("faults", "--json").out)
+        faults = json.loads(station.cli("faults", "--json").out)["active"]
         if any(f["code"] == "card_jam" and f["source"] == "ev-net" for f in faults):
             break
         time.sleep(0.3)
@@ -344,7 +344,7 @@ def test_cupsd_down_is_a_fault_that_clears_when_it_is_back(station: Station) -> 
 
     def faults() -> set[tuple[str, str]]:
         doc = json.loads(station.cli("faults", "--json").out)
-        return {(f["source"], f["code"]) for f in doc}
+        return {(f["source"], f["code"]) for f in doc["active"]}
 
     def wait_for(pred: Any, what: str) -> None:
         deadline = time.monotonic() + 20

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from station_agent.issuing.spooled import plan_attempt
 from station_agent.spooler import ipp, journal
 from station_agent.spooler.backend import job_key
 from station_agent.spooler.reasons import fault_for, faults_for, spoil_category
-from station_agent.spooler.source import plan_attempt
 
 
 @pytest.mark.parametrize(("reason", "code"), [

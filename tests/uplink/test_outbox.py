@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from station_agent import faultlog
-from station_agent.faults import Fault
-from station_agent.ledger import Ledger, LedgerRefused, model
+from station_agent.faults.board import Fault
+from station_agent.ledger import Ledger, LedgerRefused, faultlog, model
 from station_agent.ledger import outbox as ob
 from station_agent.ledger.errors import StorageError
 from station_agent.ledger.store import ledger_path

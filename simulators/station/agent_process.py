@@ -15,7 +15,7 @@ from typing import Any
 
 from simulators.processes import terminate
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def agent_env(**extra: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """``station-agent demo``: a compressed station day on the real agent, no hardware.
 
 The whole station runs in this process exactly as the daemon runs it
-(:class:`~station_agent.station.Station`: ledger, fault board, pollers,
+(:class:`~station_agent.daemon.station.Station`: ledger, fault board, pollers,
 network watch, uplink, local API), against simulators that speak the
 devices' protocols:
 
@@ -31,6 +31,7 @@ status is 1 if the ledger does not equal the truth.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -222,9 +223,10 @@ def _attach_chips(station: Any, seed: int, slot: Any) -> None:
 
 
 def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int) -> None:
-    from simulators.operator import PANELS, attend
-    from station_agent import clock, joblog
-    from station_agent.issuing import NOT_STARTED, PENDING
+    from simulators.station.operator import PANELS, attend
+    from station_agent import clock
+    from station_agent.issuing.driven import NOT_STARTED, PENDING
+    from station_agent.ledger import joblog
 
     rng = random.Random(f"{seed}:{unit.id}")
     model = _model(unit)
@@ -256,7 +258,7 @@ def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int)
 def _spool_day(station: Any, spool: _Spooler, jobs: int, day: _Day) -> None:
     """The issuing application prints through CUPS; the operator walks up when
     the agent shows that the printer stopped."""
-    from simulators.operator import service_printer
+    from simulators.station.operator import service_printer
 
     model = spool.sim.model
     try:
@@ -344,13 +346,13 @@ def _command() -> str:
 def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True) -> int:
     """Run the demo day; return the exit code (0 when the ledger equals the truth)."""
     from simulators.mosquitto import Mosquitto, find_binary
-    from simulators.operator import mismatches
     from simulators.server import ServerSim
+    from simulators.station.operator import mismatches
     from station_agent import clock, logs
+    from station_agent.daemon.station import Station
     from station_agent.ledger import model, open_reader, verify
     from station_agent.report.model import build_report
     from station_agent.report.render import render_html, render_text
-    from station_agent.station import Station
 
     temp = state_dir is None
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="station-agent-demo-"))
@@ -496,3 +498,27 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
             f"`{exe} --state-dir {where} report --date {office_day} --lang id`")
     log_file.close()
     return 0 if check.ok and not wrong else 1
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``station-agent demo`` (an entry point of ``station_agent.commands``)."""
+    demo = sub.add_parser(
+        "demo", help="a simulated station day on the real agent, ending with the report",
+        description="Run a compressed station day with no hardware: two simulated printers "
+                    "(Evolis and Magicard protocols) with a jam and a ribbon out, encoders "
+                    "with a few dead chips, the central-server simulator with one outage, "
+                    "and the uplink to a local mosquitto when one can be started. Ends "
+                    "with the reconciliation report and the path of its HTML version; "
+                    "exit 1 if the ledger does not equal the simulators' ground truth. "
+                    "State goes to a new temporary directory unless --state-dir is given.")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed (same seed, same day)")
+    demo.add_argument("--jobs", type=int, default=300, help="cards to issue in the day "
+                                                           "(10 to 2000; default 300)")
+    demo.add_argument("--no-broker", action="store_true",
+                      help="do not start a local mosquitto for the uplink")
+    demo.set_defaults(func=_cmd_demo, needs_state=False)
+
+
+def _cmd_demo(args: argparse.Namespace, _state: object) -> int:
+    return run_demo(state_dir=args.state_dir, seed=args.seed, jobs=args.jobs,
+                    broker=not args.no_broker)

@@ -1,4 +1,4 @@
-"""Fault codes (DESIGN §4) and the in-memory board that tracks active faults.
+"""The in-memory board that tracks active faults (codes: :mod:`.codes`).
 
 A fault is raised by ``source`` (a device id, ``network``, ``storage``,
 ``ledger``) with a stable snake_case ``code``; raising an active fault again
@@ -20,73 +20,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from station_agent import clock
-from station_agent.hysteresis import CLEAR, RAISE, Debounce, FlapDetector
-
-INFO, WARNING, ERROR, CRITICAL = "info", "warning", "error", "critical"
-
-#: Default severity and what a technician should do, per fault code.
-CODES: dict[str, tuple[str, str]] = {
-    "card_jam": (ERROR, "open the printer, remove the jammed card, then resolve the job"),
-    "feeder_empty": (WARNING, "load blanks into the feeder"),
-    "ribbon_out": (ERROR, "replace the ribbon"),
-    "cover_open": (ERROR, "close the printer cover"),
-    "reject_box_full": (ERROR, "empty the reject box into the spoiled-card custody bag"),
-    "head_overheat": (WARNING, "let the print head cool down"),
-    "printer_offline": (ERROR, "check the printer's power and cable"),
-    "printer_replaced": (ERROR, "reconnect the configured printer or update the config"),
-    "printer_protocol_error": (WARNING, "check the cable; if it persists, power-cycle the "
-                                        "printer"),
-    "printer_unsupported": (ERROR, "use a printer family that supports this step"),
-    "unreported_pick": (ERROR, "another program used the printer: find out which; the cards "
-                               "were written off"),
-    "chip_unreadable": (WARNING, "several chips in a row failed their check: check the reader "
-                                 "and its antenna position, then the blank batch"),
-    "pcsc_service_down": (ERROR, "start the PC/SC service (systemctl start pcscd.socket)"),
-    "reader_missing": (ERROR, "check the reader's USB cable and the pcsc:// name in the config"),
-    "link_down": (CRITICAL, "this station has no network route: check its network cable, "
-                            "Wi-Fi or the office switch"),
-    "dns_failure": (ERROR, "the server's name does not resolve: check the DNS settings, or "
-                           "ask the network administrator"),
-    "server_unreachable": (ERROR, "the central server does not answer: if other stations "
-                                  "reach it, check this station's firewall/proxy; otherwise "
-                                  "report the outage to the data centre"),
-    "server_slow": (WARNING, "the central server answers slowly: expect delays; report it "
-                             "if it lasts"),
-    "stock_low": (WARNING, "request a new delivery of blanks from the provincial office now"),
-    "disk_full": (CRITICAL, "free space on the state directory's disk; nothing can be recorded "
-                            "until then"),
-    "uplink_down": (WARNING, "events are kept on this station and sent when the broker is "
-                             "back; if it lasts, check [uplink] in the config and the network "
-                             "path to the broker"),
-    "job_unresolved": (ERROR, "a card's fate is unknown (the agent was down, or the printer "
-                              "failed mid-job): find it and resolve the job with `station-agent "
-                              "jobs resolve JOB --outcome issued|spoiled|lost`"),
-    "ribbon_low": (WARNING, "the ribbon is nearly finished: have a new one ready"),
-    "output_full": (WARNING, "empty the printer's output hopper"),
-    "feeder_missing": (ERROR, "put the card feeder (input hopper) back in the printer"),
-    "queue_stopped": (ERROR, "the CUPS queue is stopped: fix the printer, then start the queue "
-                             "again (cupsenable QUEUE)"),
-    "queue_missing": (ERROR, "add the CUPS queue named in [[printer]] queue, or fix the name"),
-    "spooler_down": (ERROR, "the print spooler (cupsd) does not answer: start it (systemctl "
-                            "start cups) or check [cups] server in the config"),
-}
-#: A printer-state reason the agent has no code for (``printer_reason_<keyword>``).
-_VENDOR_REASON = (INFO, "the printer reports a condition the agent does not know: see the "
-                        "printer's display or its manual")
-
-
-def describe(code: str) -> tuple[str, str]:
-    """Default severity and what to do for ``code``."""
-    if code in CODES:
-        return CODES[code]
-    if code.startswith("printer_reason_"):
-        return _VENDOR_REASON
-    return ERROR, "see the technician's guide"
-
-
-def now_utc() -> str:
-    return clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+from station_agent.clock import now_utc
+from station_agent.events import (
+    CONDITION,
+    FAULT_CHANGED,
+    FAULT_CLEARED,
+    FAULT_RAISED,
+    Bus,
+    Event,
+)
+from station_agent.faults.codes import CODES, ERROR, describe
+from station_agent.faults.hysteresis import CLEAR, RAISE, Debounce, FlapDetector
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +76,31 @@ class FaultBoard:
         # Re-entrant: a listener may read the board; held while notifying so
         # listeners see changes in the order they happened.
         self._lock = threading.RLock()
+
+    def attach(self, bus: Bus) -> None:
+        """Take conditions and faults from ``bus`` and publish every change on it
+        (as :data:`~station_agent.events.FAULT_CHANGED`, after the ``listener``)."""
+        bus.subscribe(self._on_event, CONDITION, FAULT_RAISED, FAULT_CLEARED)
+        listener = self.listener
+
+        def changed(fault: Fault) -> None:
+            if listener is not None:
+                listener(fault)
+            bus.emit(fault.source, FAULT_CHANGED, fault=fault)
+
+        self.listener = changed
+
+    def _on_event(self, event: Event) -> None:
+        code = event["code"]
+        if event.kind == CONDITION:
+            self.observe(event.source, code, event["bad"], event.get("detail", ""),
+                         raise_after=event.get("raise_after"),
+                         clear_after=event.get("clear_after"))
+        elif event.kind == FAULT_RAISED:
+            self.raise_fault(event.source, code, event.get("detail", ""),
+                             event.get("severity"))
+        else:
+            self.clear_fault(event.source, code)
 
     def restore(self, faults: list[Fault]) -> None:
         """Faults still active from before a restart: they stay raised until

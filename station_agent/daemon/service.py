@@ -1,7 +1,7 @@
 """``station-agent run``: the station daemon (systemd ``Type=notify``).
 
 Takes the daemon lock of the state directory (a second daemon refuses to
-start), starts the :class:`~station_agent.station.Station`, tells systemd
+start), starts the :class:`~station_agent.daemon.station.Station`, tells systemd
 ``READY=1`` once the API serves, pings the watchdog at half of
 ``$WATCHDOG_USEC``, and on SIGTERM/SIGINT lets in-flight requests and jobs
 finish, stops the devices, closes the ledger and exits 0.
@@ -17,8 +17,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from station_agent import clock, logs, sdnotify
+from station_agent import clock, logs
 from station_agent.config import Config
+from station_agent.daemon import sdnotify
 from station_agent.errors import OperationFailed
 from station_agent.ledger.store import translate
 
@@ -63,7 +64,7 @@ def _read_pid(state_dir: Path) -> int | None:
 
 def run(config: Config, state_dir: Path, *, log_level: str = "info") -> int:
     """Run until SIGTERM/SIGINT; the exit code."""
-    from station_agent.station import Station
+    from station_agent.daemon.station import Station
 
     logs.configure(log_level)
     log = logs.get("daemon", station=config.station_id)

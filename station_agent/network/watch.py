@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from station_agent.faults import FaultBoard
-from station_agent.netprobe import CODES, SERVER_SLOW, Prober, ProbeResult
+from station_agent.faults.reporter import FaultSink
+from station_agent.network.probe import CODES, SERVER_SLOW, Prober, ProbeResult
 
 SOURCE = "network"
 
@@ -30,7 +30,7 @@ def iso(t: float) -> str:
 class NetworkWatch:
     """Probes ``prober`` every ``interval`` seconds on its own thread."""
 
-    def __init__(self, prober: Prober, board: FaultBoard, *, interval: float = 5.0,
+    def __init__(self, prober: Prober, board: FaultSink, *, interval: float = 5.0,
                  fail_after: int = 3, clear_after: int = 2,
                  on_outage: Callable[[str, str, str, str], None] | None = None) -> None:
         self.prober, self.board = prober, board

@@ -1,7 +1,7 @@
 """The chip check of the issuing workflow, on any reader adapter.
 
 :class:`ChipChecker` is the ``chip_check`` hook of
-:class:`~station_agent.issuing.CardIssuer`: called with the card parked in
+:class:`~station_agent.issuing.driven.CardIssuer`: called with the card parked in
 the reader's field, it returns the reader's verdict (falsy: the blank is
 rejected with reason ``chip_failed``). It keeps the reader's fault picture:
 ``pcsc_service_down`` / ``reader_missing`` raised when the reader cannot be
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from station_agent.faults import FaultBoard
-
-_READER_FAULTS = ("pcsc_service_down", "reader_missing")
+from station_agent.faults.codes import READER_CONDITIONS
+from station_agent.faults.reporter import FaultSink
 
 
 class ChipChecker:
     """Chip checks on ``reader`` for the printer ``device``'s encoder station."""
 
-    def __init__(self, reader: Any, faults: FaultBoard, source: str, *,
+    def __init__(self, reader: Any, faults: FaultSink, source: str, *,
                  timeout: float = 2.0, alarm_after: int = 3) -> None:
         self.reader = reader
         self.faults = faults
@@ -43,12 +42,12 @@ class ChipChecker:
         except ReaderError as exc:
             self._reader_fault(exc)
             return exc.code
-        for code in _READER_FAULTS:
+        for code in READER_CONDITIONS:
             self.faults.clear_fault(self.source, code)
         return None
 
     def _reader_fault(self, exc: Any) -> None:
-        for code in _READER_FAULTS:
+        for code in READER_CONDITIONS:
             if code != exc.code:
                 self.faults.clear_fault(self.source, code)
         self.faults.raise_fault(self.source, exc.code, exc.message)

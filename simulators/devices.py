@@ -1,8 +1,18 @@
-"""In-process simulators as a transport (``sim://evolis?cards=50&jam_at=3``).
+"""The simulators as devices the drivers can open: ``sim://`` URLs.
 
-Bytes written go straight into the simulator's protocol handler; its replies
-become readable after their simulated delay. While the simulated device has
-"vanished" every call raises :class:`TransportGone`, as a pulled cable would.
+This module is what the simulators register into the drivers' registries
+(entry points in ``pyproject.toml``; :mod:`drivers.registry`):
+
+* the ``sim`` transport (``sim://evolis?cards=50&jam_at=3``): bytes written go
+  straight into an in-process printer simulator's protocol handler; its
+  replies become readable after their simulated delay. While the simulated
+  device has "vanished" every call raises :class:`TransportGone`, as a pulled
+  cable would;
+* the ``sim`` reader (``sim://<name>``): an in-process reader with an e-KTP
+  chip in its field.
+
+The device models (:mod:`simulators.printers`, :mod:`simulators.cards`) know
+nothing of the drivers; only this module joins the two.
 """
 
 from __future__ import annotations
@@ -12,7 +22,11 @@ import time
 from collections import deque
 from typing import Any
 
+from drivers.readers.base import ChipPolicy
+from drivers.readers.fake import FakeReader
 from drivers.transports.base import Transport, TransportGone
+from simulators.cards import SimCard
+from simulators.printers import simulator_from_url
 
 
 class SimTransport(Transport):
@@ -21,8 +35,6 @@ class SimTransport(Transport):
     def __init__(self, url: str, simulator: Any = None) -> None:
         self.url = url
         if simulator is None:
-            from simulators.printers import simulator_from_url
-
             simulator = simulator_from_url(url)
         self.simulator = simulator
         self._open = False
@@ -73,3 +85,10 @@ class SimTransport(Transport):
                 if self._replies:
                     wait = min(wait, self._replies[0][0] - now)
                 self._cond.wait(wait)
+
+
+def open_sim_reader(url: str, policy: ChipPolicy | None = None) -> FakeReader:
+    """An in-process reader named after ``sim://<name>``, an e-KTP chip in its field."""
+    reader = FakeReader(url[len("sim://"):] or "Simulated Reader", policy)
+    reader.insert(SimCard("ektp"))
+    return reader

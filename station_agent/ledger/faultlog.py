@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from station_agent.faults import Fault, now_utc
+from station_agent.clock import now_utc
+from station_agent.faults.board import Fault
 from station_agent.ledger import outbox
 
 _COLUMNS = "source, code, severity, message, raised_at, cleared_at, flapping"

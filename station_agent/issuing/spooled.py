@@ -28,14 +28,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from station_agent import joblog
+from station_agent import clock
 from station_agent.config import Config, PrinterConfig
-from station_agent.faults import INFO, FaultBoard
-from station_agent.ledger import Ledger, LedgerRefused, model
+from station_agent.faults.codes import INFO
+from station_agent.faults.reporter import FaultSink
+from station_agent.ledger import Ledger, LedgerRefused, joblog, model
 from station_agent.spooler import journal
 from station_agent.spooler.cups import Cups, CupsError, Queue
 from station_agent.spooler.reasons import REASON_FAULTS, faults_for, spoil_category
@@ -105,7 +106,7 @@ def plan_attempt(start: journal.StartRecord, end: journal.EndRecord | None,
 class SpoolerSource:
     """Spooled card jobs of the configured queues, and their queues' state."""
 
-    def __init__(self, config: Config, state_dir: Path, ledger: Ledger, board: FaultBoard,
+    def __init__(self, config: Config, state_dir: Path, ledger: Ledger, board: FaultSink,
                  *, on_error: Callable[[str], None] | None = None) -> None:
         self.config, self.ledger, self.board = config, ledger, board
         self.directory = journal.journal_dir(state_dir)
@@ -186,7 +187,7 @@ class SpoolerSource:
             started = datetime.fromisoformat(s.at.replace("Z", "+00:00"))
         except ValueError:
             return False
-        if (datetime.now(UTC) - started).total_seconds() < STALE_S:
+        if (clock.wall_now() - started).total_seconds() < STALE_S:
             return False
         try:
             state, uuid = self.cups.job_state(s.cups_job)

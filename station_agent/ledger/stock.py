@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from station_agent import clock
-from station_agent.daily import first_seq_since
 from station_agent.ledger import model
+from station_agent.ledger.daily import first_seq_since
 
 #: Days the rate is averaged over (DESIGN: trailing 7-day rate).
 WINDOW_DAYS = 7

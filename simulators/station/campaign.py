@@ -1,6 +1,6 @@
 """Seeded whole-station campaigns: the promise "exact, through anything", checked.
 
-``python -m simulators.campaign --seed S --cards N [--faults all]`` runs a
+``python -m simulators.station.campaign --seed S --cards N [--faults all]`` runs a
 whole station the way it runs in an office, every part real except the
 devices, which are simulators speaking their real protocols:
 
@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulators.agent_process import AgentProcess, agent_env
+from simulators.station.agent_process import AgentProcess, agent_env
 from station_agent.clock import SKEW_ENV
 
 FAULT_KINDS = ("printer", "chips", "kill", "replay", "outage", "broker", "disk", "clock",
@@ -177,7 +177,7 @@ class Outcome:
         return not self.mismatches
 
     def reproduce(self) -> str:
-        return (f"python -m simulators.campaign --seed {self.seed} --cards {self.cards} "
+        return (f"python -m simulators.station.campaign --seed {self.seed} --cards {self.cards} "
                 f"--faults {','.join(self.faults)}")
 
 
@@ -459,6 +459,7 @@ class Campaign:
         finally:
             conn.close()
         fate = (self.models[device].fates or {}).get(int(str(ref).removeprefix("counter=")))
+        assert fate is not None, f"the simulator has no fate for the card of {job}"
         return {"issued": "issued", "rejected": "spoiled", "removed": "spoiled",
                 "missing": "lost"}[fate]
 
@@ -507,7 +508,7 @@ class Campaign:
         """The issuing application prints job ``n`` through CUPS; cupsd may be
         restarted and the daemon killed meanwhile; the operator walks up when
         the printer stopped."""
-        from simulators.operator import service_printer
+        from simulators.station.operator import service_printer
 
         assert self.cupsd is not None
         model = self.models[SPOOL_PRINTER]
@@ -537,7 +538,7 @@ class Campaign:
         """Print one last clean job (a counter reading for any job still waiting
         for one), wait until the journal is ingested, and settle spooled cards
         left open as the printer's ground truth says they went."""
-        from simulators.operator import service_printer
+        from simulators.station.operator import service_printer
 
         assert self.cupsd is not None and self.daemon is not None
         service_printer(self.models[SPOOL_PRINTER])
@@ -697,7 +698,7 @@ class Campaign:
         time.sleep(0.5)   # the last retained status reaches the consumer
 
     def _check(self) -> None:
-        from simulators.operator import mismatches
+        from simulators.station.operator import mismatches
         from station_agent.ledger import open_reader, verify
         from station_agent.ledger.balances import read_balances
 
@@ -773,7 +774,7 @@ def summary(out: Outcome) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m simulators.campaign",
+    ap = argparse.ArgumentParser(prog="python -m simulators.station.campaign",
                                  description="One seeded whole-station campaign (see the "
                                              "module docstring); exit 1 on any mismatch.")
     ap.add_argument("--seed", type=int, required=True)

@@ -10,7 +10,7 @@ import time
 
 from drivers.printers import Panel
 from simulators.printers.model import PrinterModel
-from station_agent.issuing import NOT_STARTED, PENDING, STUCK, CardIssuer, IssueResult
+from station_agent.issuing.driven import NOT_STARTED, PENDING, STUCK, CardIssuer, IssueResult
 from station_agent.ledger import Balances, Ledger
 
 PANELS = (Panel("K", b"\x00\xff" * 8), Panel("O", b"\x01"))

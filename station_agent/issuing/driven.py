@@ -21,25 +21,51 @@ reconciliation resumes exactly after a restart.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
 
 from drivers.printers.base import (
     AT_CONTACTLESS,
     AT_PRINT,
     CARD_JAM,
-    PRINTER_OFFLINE,
     RIBBON_OUT,
     Panel,
     Printer,
     PrinterError,
 )
-from station_agent.faults import FaultBoard
+from station_agent.faults.board import FaultBoard
+from station_agent.faults.codes import PRINTER_CONDITIONS
+from station_agent.faults.reporter import FaultSink
 from station_agent.ledger import Ledger, LedgerRefused, model
 from station_agent.ledger.errors import StorageError
+from station_agent.ledger.model import Entry
 
-COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING = (
-    "complete", "reject", "stuck", "not_started", "pending")
+
+class Outcome(StrEnum):
+    """How a job ended (equal to its string: results are JSON in the local API)."""
+
+    #: Printed and ejected: ``complete`` recorded.
+    COMPLETE = "complete"
+    #: Spoiled and in the reject box: ``reject`` recorded.
+    REJECT = "reject"
+    #: The card is inside and cannot be rejected (jam, cover open, box full):
+    #: it stays ``in_printer`` until an operator resolves the job.
+    STUCK = "stuck"
+    #: Nothing was picked (the printer or the reader was not ready).
+    NOT_STARTED = "not_started"
+    #: The printer went offline or the disk filled mid-job: :meth:`CardIssuer.recover`
+    #: settles it from the printer's counter.
+    PENDING = "pending"
+    #: The picked card left the printer unseen: ``write_off`` recorded.
+    WRITE_OFF = "write_off"
+
+
+COMPLETE, REJECT, STUCK, NOT_STARTED, PENDING, WRITE_OFF = (
+    Outcome.COMPLETE, Outcome.REJECT, Outcome.STUCK, Outcome.NOT_STARTED, Outcome.PENDING,
+    Outcome.WRITE_OFF)
 #: Reject reason of a blank whose chip failed its check.
 CHIP_FAILED = "chip_failed"
 #: Reject reason of a card found inside the printer after the agent restarted.
@@ -51,10 +77,25 @@ REPLAY = "replay"
 #: Fault of a job whose card left the printer while the agent was down.
 JOB_UNRESOLVED = "job_unresolved"
 
-#: Printer fault codes the issuer raises and clears from the printer's status.
-_PRINTER_CONDITIONS = ("card_jam", "feeder_empty", "ribbon_out", "cover_open",
-                       "reject_box_full", "head_overheat", "printer_protocol_error",
-                       PRINTER_OFFLINE, "printer_replaced")
+
+
+class ChipCheck(Protocol):
+    """The chip check hook (:class:`~station_agent.issuing.chipcheck.ChipChecker`):
+    called with the card of ``job_id`` parked at the contactless station; a
+    falsy answer spoils the blank (reason ``chip_failed``)."""
+
+    def __call__(self, job_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A job whose pick the printer or the disk kept us from recording: its
+    counter before the pick decides, once the printer answers, whether it took
+    a card."""
+
+    job_id: str
+    counter_before: int
+    fault: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +114,21 @@ class CardIssuer:
     """Issues cards on one printer and keeps the ledger exact."""
 
     def __init__(self, printer: Printer, ledger: Ledger, device_id: str, *,
-                 faults: FaultBoard | None = None,
-                 chip_check: Callable[[str], bool] | None = None,
+                 faults: FaultSink | None = None,
+                 chip_check: ChipCheck | Callable[[str], bool] | None = None,
                  retry_false_ribbon_end: bool = True) -> None:
         self.printer = printer
         self.ledger = ledger
         self.device = device_id
-        self.faults = faults or FaultBoard()
+        self.faults: FaultSink = faults or FaultBoard()
         self.chip_check = chip_check
         self.retry_false_ribbon_end = retry_false_ribbon_end
+        #: Held for the whole of a job, and by whatever else uses the printer
+        #: (status polls, ``diag``, an operator settling a stuck card).
+        self.lock = threading.Lock()
         self.stuck: dict[str, str] = {}          # job -> fault code keeping its card inside
         # (job, counter before, fault): a pick the printer or the disk kept us from recording
-        self._in_flight: tuple[str, int, str] | None = None
+        self._in_flight: InFlight | None = None
         # outcomes done on the printer but not yet recorded (the disk was full)
         self._unrecorded: list[tuple[model.Transfer, IssueResult]] = []
         self._settled: dict[str, IssueResult] = {}       # in-flight jobs recovery settled
@@ -96,7 +140,7 @@ class CardIssuer:
         self.faults.raise_fault(self.device, code, detail)
 
     def _clear_absent(self, present: Sequence[str]) -> None:
-        for code in _PRINTER_CONDITIONS:
+        for code in PRINTER_CONDITIONS:
             if code not in present and not (code == CARD_JAM and self.stuck):
                 self.faults.clear_fault(self.device, code)
 
@@ -187,7 +231,7 @@ class CardIssuer:
             after = self._counter()
         except PrinterError as exc:
             # Cannot tell whether the card was picked: settle it when the printer is back.
-            self._in_flight = (job_id, before, exc.code)
+            self._in_flight = InFlight(job_id, before, exc.code)
             self._raise(exc.code, f"job {job_id}: {exc.message}")
             return IssueResult(job_id, PENDING, fault=exc.code)
         if after == before:
@@ -200,7 +244,7 @@ class CardIssuer:
         except StorageError as exc:
             # The card is in the printer and the ledger cannot say so yet: hold
             # the job; recovery records the pick and rejects the card later.
-            self._in_flight = (job_id, before, DISK_FULL)
+            self._in_flight = InFlight(job_id, before, DISK_FULL)
             self._raise(DISK_FULL, f"job {job_id}: the pick could not be recorded: {exc}")
             return IssueResult(job_id, PENDING, fault=DISK_FULL)
         if feed_error is not None:
@@ -296,7 +340,7 @@ class CardIssuer:
             self.stuck[job_id] = code
             self._raise(code, f"job {job_id}: the card is still inside the printer ({reason})")
             return IssueResult(job_id, STUCK, reason=reason, fault=code)
-        if reason in _PRINTER_CONDITIONS:
+        if reason in PRINTER_CONDITIONS:
             self._raise(reason, f"job {job_id}: card rejected")
         return self._outcome(model.reject(job_id, reason, device=self.device),
                              IssueResult(job_id, REJECT, reason=reason))
@@ -328,7 +372,8 @@ class CardIssuer:
             self._unrecorded.pop(0)
             self._settled[result.job_id] = result
         if self._in_flight is not None:
-            job_id, before, code = self._in_flight
+            job_id, before, code = (self._in_flight.job_id, self._in_flight.counter_before,
+                                    self._in_flight.fault)
             try:
                 after = self._counter()
             except PrinterError as exc:
@@ -338,7 +383,7 @@ class CardIssuer:
                 try:
                     self._record_pick(job_id, before, after)
                 except StorageError:
-                    self._in_flight = (job_id, before, code)
+                    self._in_flight = InFlight(job_id, before, code)
                     return DISK_FULL
                 if self._card_inside():
                     self._settled[job_id] = self._spoil(job_id, code)
@@ -346,7 +391,7 @@ class CardIssuer:
                     reason = f"{code.replace('_', ' ')} mid-job; card not found"
                     self._settled[job_id] = self._outcome(
                         model.write_off_job(job_id, reason, device=self.device),
-                        IssueResult(job_id, "write_off", reason=reason))
+                        IssueResult(job_id, WRITE_OFF, reason=reason))
             self._in_flight = None
             self.faults.clear_fault(self.device, code)
         if not self._unrecorded:
@@ -411,16 +456,24 @@ class CardIssuer:
         """The operator dealt with the stuck card of ``job_id``: took it out
         (``removed``: kept as spoiled, reason ``jam``) or could not find it
         (written off)."""
-        if job_id not in self.stuck:
-            raise KeyError(f"job {job_id} has no card stuck in {self.device}")
-        code = self.stuck[job_id]
         if removed:
-            self.ledger.record(model.reject(job_id, "jam", device=self.device))
+            transfer = model.reject(job_id, "jam", device=self.device)
         else:
-            self.ledger.record(model.write_off_job(job_id, "jam: card not found",
-                                                   device=self.device))
-        del self.stuck[job_id]   # only once recorded: a failed record leaves it stuck
+            transfer = model.write_off_job(job_id, "jam: card not found", device=self.device)
+        self.settle_stuck(transfer)
         with contextlib.suppress(PrinterError):
             self.printer.clear()
-        if not self.stuck:
+
+    def settle_stuck(self, transfer: model.Transfer) -> Entry:
+        """Record the operator's outcome (``transfer``) of a job stuck on this printer,
+        then release the job and clear its fault when no other job is stuck on
+        it. Called with :attr:`lock` held, or while no job runs."""
+        job_id = transfer.job_id
+        code = self.stuck.get(job_id or "")
+        if job_id is None or code is None:
+            raise KeyError(f"job {job_id} has no card stuck in {self.device}")
+        entry = self.ledger.record(replace(transfer, device=self.device))
+        del self.stuck[job_id]   # only once recorded: a failed record leaves it stuck
+        if code not in self.stuck.values():
             self.faults.clear_fault(self.device, code)
+        return entry

@@ -15,9 +15,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from simulators.printers import FAMILIES
 from station_agent.errors import BadInput
-
-_FAMILIES = ("evolis", "magicard")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +32,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="A simulated card printer on a pseudo-terminal (connect with "
                     "serial:///dev/pts/N) or a TCP port (socket://127.0.0.1:PORT). Fault "
                     "options take comma-separated card numbers (1 = first card picked).")
-    p.add_argument("--family", required=True, choices=_FAMILIES, help="protocol family")
+    p.add_argument("--family", required=True, choices=FAMILIES, help="protocol family")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal")
     where.add_argument("--tcp", type=_port, metavar="PORT",

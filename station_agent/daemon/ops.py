@@ -1,0 +1,285 @@
+"""The local API's operations: one table that both checks a request's parameters
+and answers it (docs/API.md).
+
+Each :class:`Operation` names its parameters (type, required) and its handler,
+a plain function of the running :class:`~station_agent.daemon.station.Station`
+and the checked parameters. The API server checks requests against
+:data:`PARAMETERS`; :func:`dispatch` answers them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from drivers.printers import Panel, PrinterError
+from station_agent import __version__
+from station_agent.api import protocol as p
+from station_agent.clock import now_utc
+from station_agent.errors import BadInput
+from station_agent.events import OPERATOR
+from station_agent.issuing import settle
+from station_agent.ledger import faultlog, joblog, model
+
+if TYPE_CHECKING:
+    from station_agent.daemon.station import Station
+    from station_agent.daemon.units import PrinterUnit
+
+#: Seconds ``diag`` waits for a running job to finish before it takes the last poll's view.
+DIAG_WAIT_S = 3.0
+#: Seconds a job waits for its printer to finish the job before it.
+ISSUE_WAIT_S = 120.0
+
+_STR, _INT, _BOOL = str, int, bool
+Handler = Callable[["Station", dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One API operation: its parameters (``name -> (type, required)``), its handler,
+    and whether it changes anything (then it is published as an operator event)."""
+
+    params: Mapping[str, tuple[type, bool]]
+    handler: Handler | None   # None: answered by the API server itself (subscribe)
+    writes: bool = False
+
+
+# -- handlers -----------------------------------------------------------------------
+
+def _ping(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    return {"pong": True, "station_id": st.config.station_id, "pid": os.getpid(),
+            "version": __version__, "protocol": p.PROTOCOL_VERSION}
+
+
+def _status(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    return st.status()
+
+
+def _blanks(st: Station, a: dict[str, Any]) -> dict[str, object]:
+    return st.ledger.balances().as_dict()
+
+
+def _faults(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"active": [f.as_dict() for f in st.board.active()]}
+    if a.get("history"):
+        doc["history"] = [f.as_dict() for f in st.ledger.read(faultlog.fault_history)]
+    return doc
+
+
+def _jobs(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {"jobs": st.ledger.read(lambda c: joblog.for_day(
+            c, a.get("date"), bool(a.get("open"))))}
+    except ValueError as exc:
+        raise p.ApiError(p.BAD_REQUEST, f"jobs: {exc}") from None
+
+
+def _clear_fault(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    source, code = a["source"], a["code"]
+    if not st.board.is_active(source, code):
+        raise p.ApiError(p.BAD_REQUEST, f"no active fault {code[:40]!r} on {source[:40]!r}")
+    st.faults.clear_fault(source, code)
+    cleared = next((f for f in reversed(st.board.history)
+                    if f.source == source and f.code == code and f.cleared_at), None)
+    return cleared.as_dict() if cleared else {"source": source, "code": code}
+
+
+def _diag_printer(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    """The printer's facts for ``diag``, asked between jobs (a job running longer
+    than :data:`DIAG_WAIT_S` gets the last poll's view instead)."""
+    from station_agent.diag.devices import printer_facts
+
+    pid = a["printer"]
+    unit = st.printers.get(pid)
+    if unit is None:
+        raise p.ApiError(p.BAD_REQUEST, f"no printer {pid[:40]!r} in this daemon "
+                                        f"(it has: {', '.join(st.printers) or 'none'})")
+    t0 = time.monotonic()
+    if not unit.job_lock.acquire(timeout=DIAG_WAIT_S):
+        return {"busy_job": round(time.monotonic() - t0, 1), "online": unit.online}
+    try:
+        return printer_facts(unit.printer, st.ledger.device_counter(pid))
+    finally:
+        unit.job_lock.release()
+
+
+def _record(st: Station, transfer: model.Transfer) -> dict[str, Any]:
+    entry = st.ledger.record(transfer)
+    return {"entry": entry.as_dict(), "replay": entry.replay,
+            "balances": st.ledger.balances().as_dict()}
+
+
+def _transfer(build: Callable[[dict[str, Any]], model.Transfer]) -> Handler:
+    return lambda st, a: _record(st, build(a))
+
+
+def _pick(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    job_id, device = a["job_id"], a["device"]
+    transfer = model.pick(job_id, device=device)
+    model.validate(transfer)
+    st.ledger.write(lambda c: joblog.note(c, job_id, joblog.REPORTED, printer=device,
+                                          created_at=now_utc()))
+    return _record(st, transfer)
+
+
+def _unit(st: Station, printer: str | None) -> PrinterUnit:
+    if printer is None:
+        if len(st.printers) != 1:
+            raise p.ApiError(p.BAD_REQUEST, "issue: say which printer (printer: one of "
+                                            f"{', '.join(st.printers) or 'none'})")
+        return next(iter(st.printers.values()))
+    unit = st.printers.get(printer)
+    if unit is None:
+        raise p.ApiError(p.BAD_REQUEST, f"issue: no printer {printer[:40]!r} (configured: "
+                                        f"{', '.join(st.printers) or 'none'})")
+    return unit
+
+
+def _issue(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    job_id, panels = a["job_id"], a.get("panels", 1)
+    unit = _unit(st, a.get("printer"))
+    if not 1 <= panels <= 6:
+        raise p.ApiError(p.BAD_REQUEST, "issue: panels must be 1 to 6")
+    model.validate(model.pick(job_id, device=unit.id))   # a bad job id is refused here
+    if not unit.job_lock.acquire(timeout=ISSUE_WAIT_S):
+        raise p.ApiError(p.BUSY, f"printer {unit.id} is busy with another job")
+    try:
+        if not unit.recovered:
+            # A job before the first poll after a restart: settle what the
+            # previous run left first (a card inside, jobs left open).
+            try:
+                unit.recover_after_restart()
+            except PrinterError as exc:   # not reachable yet: nothing was started
+                st.faults.raise_fault(unit.id, exc.code, exc.message)
+                return {"job_id": job_id, "printer": unit.id, "outcome": "not_started",
+                        "reason": None, "fault": exc.code}
+        st.ledger.write(lambda c: joblog.note(c, job_id, joblog.DRIVEN, printer=unit.id,
+                                              created_at=now_utc()))
+        colours = "YMCKO"
+        result = unit.issuer.issue(job_id, [Panel(colours[i % 5], bytes(64))
+                                            for i in range(panels)])
+    finally:
+        unit.job_lock.release()
+    return {"job_id": result.job_id, "printer": unit.id, "outcome": result.outcome,
+            "reason": result.reason, "fault": result.fault}
+
+
+def _resolve(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    """An operator settles a job whose card the agent could not follow: one card
+    job (a card stuck in a printer goes through its issuer), or every open card
+    of a spooled job (see :mod:`station_agent.issuing.settle`)."""
+    job_id = a["job_id"]
+    try:
+        transfers = settle.resolve_transfers(st.ledger, job_id, a["outcome"],
+                                             a.get("category"), a.get("reason"))
+    except BadInput as exc:
+        raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
+    docs = []
+    for t in transfers:
+        unit = next((u for u in st.printers.values() if t.job_id in u.issuer.stuck), None)
+        if unit is None:
+            docs.append(_record(st, t))
+            continue
+        if not unit.job_lock.acquire(timeout=ISSUE_WAIT_S):
+            raise p.ApiError(p.BUSY, f"printer {unit.id} is busy with another job")
+        try:
+            entry = unit.issuer.settle_stuck(t)
+        finally:
+            unit.job_lock.release()
+        docs.append({"entry": entry.as_dict(), "replay": entry.replay,
+                     "balances": st.ledger.balances().as_dict()})
+    st.clear_unresolved()
+    doc = dict(docs[-1])
+    doc["resolved"] = [t.job_id for t in transfers]
+    return doc
+
+
+def _void(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    """A card that printed and then failed: issued -> spoiled_held."""
+    try:
+        return _record(st, settle.void_transfer(st.ledger, a["job_id"], a["category"],
+                                                a.get("reason")))
+    except BadInput as exc:
+        raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
+
+
+# -- the table ----------------------------------------------------------------------
+
+OPERATIONS: Final[dict[str, Operation]] = {
+    "ping": Operation({}, _ping),
+    "status": Operation({}, _status),
+    "blanks": Operation({}, _blanks),
+    "faults": Operation({"history": (_BOOL, False)}, _faults),
+    # The live event stream: answered by the API server.
+    "subscribe": Operation({}, None),
+    # ``station-agent diag``: one printer's facts, read by the daemon that owns its port.
+    "diag_printer": Operation({"printer": (_STR, True)}, _diag_printer),
+    # Ledger transfers (DESIGN §3); the CLI's blanks commands and the issuing
+    # application when vendor software drives the printer and the agent observes.
+    "receive": Operation({"batch_id": (_STR, True), "count": (_INT, True),
+                          "first_serial": (_STR, False)},
+                         _transfer(lambda a: model.receive(
+                             a["batch_id"], a["count"], first_serial=a.get("first_serial"))),
+                         writes=True),
+    "dispose": Operation({"count": (_INT, True), "reference": (_STR, True),
+                          "idem_id": (_STR, False)},
+                         _transfer(lambda a: model.dispose(a["count"], a["reference"],
+                                                           idem_id=a.get("idem_id"))),
+                         writes=True),
+    "adjust": Operation({"count": (_INT, True), "reason": (_STR, True),
+                         "idem_id": (_STR, True)},
+                        _transfer(lambda a: model.adjust(a["count"], a["reason"],
+                                                         a["idem_id"])), writes=True),
+    "write_off": Operation({"count": (_INT, True), "reason": (_STR, True),
+                            "idem_id": (_STR, True)},
+                           _transfer(lambda a: model.write_off_stock(
+                               a["count"], a["reason"], a["idem_id"])), writes=True),
+    "pick": Operation({"job_id": (_STR, True), "device": (_STR, True)}, _pick, writes=True),
+    "complete": Operation({"job_id": (_STR, True), "device": (_STR, False)},
+                          _transfer(lambda a: model.complete(a["job_id"],
+                                                             device=a.get("device"))),
+                          writes=True),
+    "reject": Operation({"job_id": (_STR, True), "reason": (_STR, False),
+                         "device": (_STR, False), "category": (_STR, False)},
+                        _transfer(lambda a: model.reject(
+                            a["job_id"], a.get("reason"), category=a.get("category"),
+                            device=a.get("device"))), writes=True),
+    # A card that printed, then failed (chip write, quality check): issued -> spoiled_held.
+    "void": Operation({"job_id": (_STR, True), "category": (_STR, True),
+                       "reason": (_STR, False)}, _void, writes=True),
+    # Card jobs as the operator sees them (station-agent jobs).
+    "jobs": Operation({"open": (_BOOL, False), "date": (_STR, False)}, _jobs),
+    "write_off_job": Operation({"job_id": (_STR, True), "reason": (_STR, True),
+                                "device": (_STR, False)},
+                               _transfer(lambda a: model.write_off_job(
+                                   a["job_id"], a["reason"], device=a.get("device"))),
+                               writes=True),
+    # The agent drives a configured printer through the whole issuing flow.
+    "issue": Operation({"job_id": (_STR, True), "printer": (_STR, False),
+                        "panels": (_INT, False)}, _issue, writes=True),
+    # An operator settles a job whose card the agent lost track of.
+    "resolve": Operation({"job_id": (_STR, True), "outcome": (_STR, True),
+                          "category": (_STR, False), "reason": (_STR, False)}, _resolve,
+                         writes=True),
+    # An operator acknowledges a fault nothing clears by itself (unreported_pick).
+    "clear_fault": Operation({"source": (_STR, True), "code": (_STR, True)}, _clear_fault,
+                             writes=True),
+}
+
+#: What the API server checks requests against.
+PARAMETERS: Final = {name: op.params for name, op in OPERATIONS.items()}
+
+
+def dispatch(st: Station, op: str, params: dict[str, Any]) -> Any:
+    """Answer one checked request."""
+    operation = OPERATIONS.get(op)
+    if operation is None or operation.handler is None:
+        raise p.ApiError(p.UNKNOWN_OP, f"unknown op {op[:40]!r}")
+    if operation.writes:
+        st.bus.emit("operator", OPERATOR, op=op, job_id=params.get("job_id"))
+    return operation.handler(st, params)
+
+
