@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import threading
-from importlib.metadata import entry_points
 from typing import Any, Final
 
 
@@ -34,6 +33,9 @@ class Registry:
         with self._lock:
             if self._plugins_read:
                 return
+            # Read on the first name not built in (importlib.metadata is slow to import).
+            from importlib.metadata import entry_points
+
             for ep in entry_points(group=self.group):
                 self._refs.setdefault(ep.name, ep.value)
             self._plugins_read = True

@@ -20,7 +20,12 @@ use, so ``import station_agent`` costs almost nothing.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+# typing is imported for the type checker only: this module is on the CLI's
+# start-up path (docs/PERFORMANCE.md, cli.status_latency).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 
@@ -55,15 +60,15 @@ _EXPORTS: dict[str, str] = {
     "LedgerBroken": "station_agent.ledger.errors",
     "LedgerMissing": "station_agent.ledger.errors",
     "NotALedger": "station_agent.ledger.errors",
-    "ClientError": "station_agent.api.client",
-    "DaemonNotRunning": "station_agent.api.client",
-    "ProtocolMismatch": "station_agent.api.client",
-    "RequestFailed": "station_agent.api.client",
-    "BadRequest": "station_agent.api.client",
-    "UnknownOperation": "station_agent.api.client",
-    "Refused": "station_agent.api.client",
-    "Busy": "station_agent.api.client",
-    "Forbidden": "station_agent.api.client",
+    "ClientError": "station_agent.api.connection",
+    "DaemonNotRunning": "station_agent.api.connection",
+    "ProtocolMismatch": "station_agent.api.connection",
+    "RequestFailed": "station_agent.api.connection",
+    "BadRequest": "station_agent.api.connection",
+    "UnknownOperation": "station_agent.api.connection",
+    "Refused": "station_agent.api.connection",
+    "Busy": "station_agent.api.connection",
+    "Forbidden": "station_agent.api.connection",
     "PrinterError": "drivers.printers.base",
     "ReaderError": "drivers.readers.base",
     "TransportError": "drivers.transports.base",

@@ -50,7 +50,7 @@ class AgentProcess:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Until ``ping`` is answered; RuntimeError if the daemon exits or is too slow."""
-        from station_agent.api.client import ApiClient
+        from station_agent.api.connection import ApiClient
 
         deadline = time.monotonic() + timeout
         while True:
@@ -88,7 +88,7 @@ class AgentProcess:
 
     def client(self, timeout: float = 120.0) -> Any:
         """A new connection to the local API."""
-        from station_agent.api.client import ApiClient
+        from station_agent.api.connection import ApiClient
 
         return ApiClient(self.state / "agent.sock", timeout)
 

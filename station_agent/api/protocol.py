@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+
+# typing is imported for the type checker only: this module is on the CLI's
+# start-up path (docs/PERFORMANCE.md, cli.status_latency).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 #: Longest request line accepted (bytes, without the newline).
 MAX_LINE: Final = 64 * 1024
@@ -50,13 +54,17 @@ class ApiError(Exception):
         self.code, self.message = code, message
 
 
-@dataclass(frozen=True, slots=True)
 class Request:
-    """A checked request."""
+    """A checked request (a plain class: this module is on the CLI's start-up
+    path, where the import cost of dataclasses shows)."""
 
-    id: int | str
-    op: str
-    params: dict[str, Any]
+    __slots__ = ("id", "op", "params")
+
+    def __init__(self, id: int | str, op: str, params: dict[str, Any]) -> None:
+        self.id, self.op, self.params = id, op, params
+
+    def __repr__(self) -> str:
+        return f"Request(id={self.id!r}, op={self.op!r}, params={self.params!r})"
 
 
 def _request_id(doc: dict[str, Any]) -> int | str | None:

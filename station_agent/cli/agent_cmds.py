@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from station_agent.cli.jobs_cmds import cmd_clear_fault
 from station_agent.cli.output import emit_json, table
 from station_agent.cli.remote import from_daemon
-from station_agent.errors import BadInput
+from station_agent.errors import BadInput, OperationFailed
+
+# typing is imported for the type checker only: this module is on the CLI's
+# start-up path (docs/PERFORMANCE.md, cli.status_latency).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -159,4 +163,17 @@ def cmd_faults(args: argparse.Namespace, state_dir: Path) -> int:
         when = f["raised_at"] + (f" -> {f['cleared_at']}" if f["cleared_at"] else " (active)")
         print(f"{f['severity']:<8} {f['source']}: {f['code']}"
               + (" [flapping]" if f.get("flapping") else "") + f"  {when}\n  {f['message']}")
+    return 0
+
+
+def cmd_clear_fault(args: argparse.Namespace, state_dir: Path) -> int:
+    """``faults clear SOURCE CODE``."""
+    doc = from_daemon(state_dir, "clear_fault", source=args.source, code=args.code)
+    if doc is None:
+        raise OperationFailed("faults are cleared by the running daemon, which is not running: "
+                              "start it (systemctl start station-agent) and try again")
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"cleared {doc['code']} on {doc['source']}")
     return 0

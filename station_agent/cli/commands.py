@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
-from typing import Any, NoReturn
 
 from station_agent import __version__
+
+# typing is imported for the type checker only: this module is on the CLI's
+# start-up path (docs/PERFORMANCE.md, cli.status_latency).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 PROG = "station-agent"
 PLUGIN_GROUP = "station_agent.commands"
@@ -45,13 +50,45 @@ BUILTIN: dict[str, str] = {
 #: Options that take a value before the command (to find the command in argv).
 _VALUED_GLOBALS = ("--state-dir", "--config")
 
-#: A command module's ``add_parsers(sub)``: registers its commands on ``sub``
-#: (argparse's subparsers action).
-Register = Callable[[Any], None]
+if TYPE_CHECKING:
+    #: A command module's ``add_parsers(sub)``: registers its commands on ``sub``
+    #: (argparse's subparsers action).
+    Register = Callable[[Any], None]
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that an examples epilog keeps its lines, and the
+    terminal's width is read without importing shutil (start-up time)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("example"):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+def _columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` tells it."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit code 2."""
+    """argparse with one-line errors, exit code 2, and :class:`HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(one_line(f"{self.prog}: error: {message} (see `{self.prog} --help`)")
@@ -80,6 +117,9 @@ def command_in(argv: Sequence[str]) -> str | None:
 
 
 def _plugins() -> dict[str, str]:
+    # Read only when the command line needs them (importlib.metadata is slow to import).
+    from importlib.metadata import entry_points
+
     return {ep.name: ep.value for ep in entry_points(group=PLUGIN_GROUP)
             if ep.name not in BUILTIN}
 
@@ -90,11 +130,11 @@ def _load(ref: str) -> Register:
     return register
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, examples: bool = True
+                 ) -> argparse.ArgumentParser:
     """The parser of ``command`` alone, or of the whole tree (``None``, or a command
-    no module registers: argparse then lists the known ones)."""
-    from station_agent.cli import examples
-
+    no module registers: argparse then lists the known ones); ``examples``: each
+    command's ``--help`` ends with its examples."""
     parser = Parser(
         prog=PROG,
         description="Agent of an ID-card printing station: exact blank ledger, devices, "
@@ -125,10 +165,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if ref not in done:   # one module may register several commands
             done.add(ref)
             _load(ref if ":" in ref else ref + ":add_parsers")(sub)
-    for _path, p in examples.walk(parser):
+    from station_agent.cli.examples import attach, walk
+
+    for _path, p in walk(parser):
         if p is not parser:
             _accept_globals(p)
-    examples.attach(parser)
+    if examples:
+        attach(parser)
     return parser
 
 
@@ -145,7 +188,8 @@ def _accept_globals(p: argparse.ArgumentParser) -> None:
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """Parse a command line: only the named command's parser is built."""
-    args = build_parser(command_in(argv)).parse_args(argv)
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    args = build_parser(command_in(argv), examples=wants_help).parse_args(argv)
     if args.global_json and hasattr(args, "json"):
         args.json = True
     return args

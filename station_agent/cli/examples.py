@@ -151,15 +151,6 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 }
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, except that the examples epilog keeps its lines."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if text.startswith("example"):
-            return "\n".join(indent + line for line in text.splitlines())
-        return super()._fill_text(text, width, indent)
-
-
 def epilog(path: str) -> str | None:
     """The ``--help`` epilog of the command at ``path``."""
     lines = EXAMPLES.get(path)
@@ -190,4 +181,3 @@ def attach(parser: argparse.ArgumentParser) -> None:
     """Give every command in the tree its examples."""
     for path, p in walk(parser):
         p.epilog = epilog(path)
-        p.formatter_class = HelpFormatter

@@ -13,7 +13,7 @@ from typing import Any
 
 from station_agent.cli.output import emit_json
 from station_agent.cli.remote import from_daemon
-from station_agent.errors import BadInput, OperationFailed
+from station_agent.errors import BadInput
 from station_agent.issuing import settle
 from station_agent.ledger import Ledger, joblog, model, open_reader
 
@@ -122,16 +122,3 @@ def cmd_resolve(args: argparse.Namespace, state_dir: Path) -> int:
                    "reason": args.reason},
                   lambda led: _entry_doc(led, settle.resolve_transfers(
                       led, args.job, args.outcome, args.category, args.reason)))
-
-
-def cmd_clear_fault(args: argparse.Namespace, state_dir: Path) -> int:
-    """``faults clear SOURCE CODE``."""
-    doc = from_daemon(state_dir, "clear_fault", source=args.source, code=args.code)
-    if doc is None:
-        raise OperationFailed("faults are cleared by the running daemon, which is not running: "
-                              "start it (systemctl start station-agent) and try again")
-    if args.json:
-        emit_json(doc)
-    else:
-        print(f"cleared {doc['code']} on {doc['source']}")
-    return 0

@@ -6,7 +6,6 @@ input. Every error is one line on stderr saying what was wrong and what to do.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 from station_agent import clock
 from station_agent.cli.commands import PROG, call, one_line, parse
 from station_agent.errors import StationAgentError
-from station_agent.ledger.store import ledger_path, translate
 from station_agent.paths import resolve_state_dir
 
 __all__ = ["PROG", "main", "one_line"]
@@ -34,12 +32,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StationAgentError as exc:
         sys.stderr.write(one_line(f"{PROG}: error: {exc}") + "\n")
         return exc.exit_code
-    except sqlite3.Error as exc:
-        # Anything SQLite reports that a command did not translate itself
-        # (a page found corrupt halfway through a read, say).
-        err = translate(exc, ledger_path(state_dir or Path(".")), "reading")
-        sys.stderr.write(one_line(f"{PROG}: error: {err}") + "\n")
-        return err.exit_code
     except BrokenPipeError:
         # The reader of our output went away (`| head`): not an error of ours.
         sys.stderr.close()
@@ -47,6 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except Exception as exc:
+        # Anything SQLite reports that a command did not translate itself (a page
+        # found corrupt halfway through a read, say). Only commands that read the
+        # ledger import SQLite, so the others need not.
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+            raise
+        from station_agent.ledger.store import ledger_path, translate
+
+        err = translate(exc, ledger_path(state_dir or Path(".")), "reading")
+        sys.stderr.write(one_line(f"{PROG}: error: {err}") + "\n")
+        return err.exit_code
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def find_setting(config_arg: str | None, state_arg: str | None) -> Setting:
 
 def _daemon(state_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """The daemon's status (None when none runs) or why it did not answer."""
-    from station_agent.api.client import connect
+    from station_agent.api.connection import connect
     from station_agent.api.protocol import ApiError
 
     try:
@@ -84,7 +84,7 @@ def _daemon(state_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _ask_printer(state_dir: Path, pid: str) -> dict[str, Any]:
-    from station_agent.api.client import connect
+    from station_agent.api.connection import connect
 
     client = connect(state_dir, timeout=30.0)
     if client is None:

@@ -15,7 +15,7 @@ import pytest
 
 from simulators.processes import terminate
 from simulators.station.agent_process import AgentProcess
-from station_agent.api.client import ApiClient
+from station_agent.api.connection import ApiClient
 from tests.conftest import REPO, cli_env, first_line, run_cli
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from station_agent.api.client import connect
+from station_agent.api.connection import connect
 from station_agent.api.peers import AccessPolicy, Peer, peer_of, supplementary_groups
 from tests.conftest import run_cli
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from station_agent.api.client import ApiClient
+from station_agent.api.connection import ApiClient
 from tests.conftest import REPO, cli_env
 
 

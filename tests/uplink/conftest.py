@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from simulators.mosquitto import Mosquitto, TlsFiles, find_binary
-from station_agent.api.client import ApiClient
+from station_agent.api.connection import ApiClient
 from tests.agent.conftest import daemons  # noqa: F401  (the daemon fixture, shared)
 
 if find_binary() is None:   # pragma: no cover - CI installs it (scripts/dev)
