@@ -101,6 +101,7 @@ def test_the_api_refuses_a_name_as_job_id(tmp_path: Path) -> None:
     """Through the daemon's own request handler (what the issuing application calls)."""
     from station_agent.api import protocol as p
     from station_agent.config import parse_config
+    from station_agent.daemon.ops import PARAMETERS
     from station_agent.daemon.station import Station
 
     cfg = parse_config({"station": {"id": "s1"}}, tmp_path / "station.toml")
@@ -108,7 +109,7 @@ def test_the_api_refuses_a_name_as_job_id(tmp_path: Path) -> None:
     try:
         station.ledger.record(model.receive("B-1", 10))
         req: Any = p.parse(b'{"id": 1, "op": "pick", "params": {"job_id": "Budi Santoso", '
-                           b'"device": "p1"}}')
+                           b'"device": "p1"}}', PARAMETERS)
         with pytest.raises(p.ApiError) as refused:
             station.handle(req)
         assert refused.value.code == p.REFUSED and "not an opaque reference" in \

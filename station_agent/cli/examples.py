@@ -21,6 +21,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "run": (
         "station-agent --config /etc/station-agent/station.toml run --check-config",
+        "station-agent run --config /etc/station-agent/station.toml   # options after it too",
         "station-agent run --log-level debug         # as systemd runs it, more verbose",
     ),
     "status": (

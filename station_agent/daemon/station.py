@@ -78,9 +78,10 @@ class Station:
         self.started_at = now_utc()
         self.ledger = Ledger(self.state_dir, station_id=config.station_id)
         self.bus = Bus(on_error=self._subscriber_failed)
-        fc = config.faults
-        self.board = FaultBoard(raise_after=fc.raise_after, clear_after=fc.clear_after,
-                                flap_high=fc.flap_high, flap_low=fc.flap_low)
+        hysteresis = config.faults
+        self.board = FaultBoard(raise_after=hysteresis.raise_after,
+                                clear_after=hysteresis.clear_after,
+                                flap_high=hysteresis.flap_high, flap_low=hysteresis.flap_low)
         self.board.attach(self.bus)
         self.faults = FaultReporter(self.bus, self.board)
         self._restore_faults()
@@ -237,10 +238,10 @@ class Station:
         b = self.ledger.balances()
         if b.received == 0 and b.adjusted == 0:
             return   # no delivery recorded yet: nothing to run low on
-        fc = self.ledger.read(lambda conn: forecast(conn, b.stock))
+        outlook = self.ledger.read(lambda conn: forecast(conn, b.stock))
         low = b.stock < self.config.stock.low_threshold
         self.faults.observe("station", "stock_low", low,
-                            f"{fc.describe()} (threshold {self.config.stock.low_threshold:,})",
+                            f"{outlook.describe()} (threshold {self.config.stock.low_threshold:,})",
                             raise_after=1, clear_after=1)
 
     def clear_unresolved(self) -> None:
@@ -259,11 +260,11 @@ class Station:
 
     def status(self) -> dict[str, Any]:
         b = self.ledger.balances()
-        fc = self.ledger.read(lambda conn: forecast(conn, b.stock))
+        outlook = self.ledger.read(lambda conn: forecast(conn, b.stock))
         return status_document(
             station_id=self.config.station_id,
             daemon={"running": True, "pid": os.getpid(), "started_at": self.started_at},
-            balances=b.as_dict(), stock=fc.as_dict(),
+            balances=b.as_dict(), stock=outlook.as_dict(),
             low_threshold=self.config.stock.low_threshold,
             devices=[u.as_dict() for u in self._devices()]
             + [self._queue_device(pid) for pid in self.spooler.printers],
