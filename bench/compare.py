@@ -24,19 +24,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _bench(tree: Path) -> dict[str, dict[str, object]]:
-    """``python -m bench`` in ``tree``: metric -> its JSON object."""
+def _bench(tree: Path, only: list[str]) -> dict[str, dict[str, object]]:
+    """``python -m bench`` (or ``bench.<module>`` for each of ``only``) in ``tree``:
+    metric -> its JSON object."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_AGENT_")}
     env["PYTHONPATH"] = str(tree)
-    proc = subprocess.run([sys.executable, "-m", "bench"], cwd=tree, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"bench failed in {tree}: {proc.stderr[-2000:]}")
     out: dict[str, dict[str, object]] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            doc = json.loads(line)
-            out[str(doc["metric"])] = doc
+    for module in [f"bench.{m}" for m in only] or ["bench"]:
+        proc = subprocess.run([sys.executable, "-m", module], cwd=tree, env=env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"{module} failed in {tree}: {proc.stderr[-2000:]}")
+        for line in proc.stdout.splitlines():
+            if line.startswith("{"):
+                doc = json.loads(line)
+                out[str(doc["metric"])] = doc
     return out
 
 
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.compare")
     ap.add_argument("base", help="the commit to compare with (e.g. HEAD~3)")
     ap.add_argument("--rounds", type=int, default=1, help="base/head alternations")
+    ap.add_argument("--only", nargs="+", default=[], metavar="MODULE",
+                    help="only these benchmark modules (agent, spooler, cli ...)")
     args = ap.parse_args(argv)
     base_commit = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=REPO,
                                  capture_output=True, text=True, check=True).stdout.strip()
@@ -63,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
                        cwd=REPO, check=True, capture_output=True)
         try:
             for _ in range(args.rounds):
-                base_runs.append(_bench(tree))
-                head_runs.append(_bench(REPO))
+                base_runs.append(_bench(tree, args.only))
+                head_runs.append(_bench(REPO, args.only))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO,
                            check=False, capture_output=True)
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     day = datetime.date.today().isoformat()
-    out = REPO / "bench" / "results" / f"{day}-compare-{base_commit}.jsonl"
+    part = "-".join(args.only) or "all"
+    out = REPO / "bench" / "results" / f"{day}-compare-{base_commit}-{part}.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 

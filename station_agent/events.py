@@ -21,10 +21,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-from station_agent.clock import now_utc
+from station_agent.clock import time_s
 
 # Event kinds. Payload fields are listed beside each.
 #: A polled condition's verdict: ``code``, ``bad``, ``detail``, optional
@@ -53,16 +54,23 @@ KINDS: Final = (CONDITION, FAULT_RAISED, FAULT_CLEARED, FAULT_CHANGED, ENTRIES, 
 class Event:
     """One thing that happened: who saw it (``source``: a device id, ``network``,
     ``uplink``, ``spooler``, ``station``, ``ledger``, ``operator``), what
-    (``kind``, one of :data:`KINDS`), its details and when (ISO 8601 UTC)."""
+    (``kind``, one of :data:`KINDS`), its details and when (``time``: seconds
+    since the epoch on the agent's clock; :attr:`at` as ISO 8601 UTC)."""
 
     source: str
     kind: str
     payload: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    time: str = field(default_factory=now_utc)
+    time: float = field(default_factory=time_s)
 
     def __post_init__(self) -> None:
         if not isinstance(self.payload, MappingProxyType):
             object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
+
+    @property
+    def at(self) -> str:
+        """:attr:`time` as ISO 8601 UTC, e.g. ``2026-11-28T04:30:00.123Z``."""
+        return datetime.fromtimestamp(self.time, UTC).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
 
     def __getitem__(self, key: str) -> Any:
         return self.payload[key]

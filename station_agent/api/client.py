@@ -12,6 +12,7 @@ are in :mod:`station_agent.api.connection`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,10 @@ def _entry(doc: dict[str, Any]) -> Entry:
 def _balances(doc: dict[str, Any]) -> Balances:
     known = Balances.__dataclass_fields__
     return Balances(**{k: v for k, v in doc.items() if k in known})
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _fault(doc: dict[str, Any]) -> Fault:
@@ -257,11 +262,11 @@ class EventStream:
             kind = doc.get("type")
             if kind == "ledger":
                 entry = _entry(doc)
-                return Event("ledger", ENTRIES, {"entries": (entry,)}, entry.ts)
+                return Event("ledger", ENTRIES, {"entries": (entry,)}, _epoch(entry.ts))
             if kind == "fault":
                 fault = _fault(doc)
                 return Event(fault.source, FAULT_CHANGED, {"fault": fault},
-                             fault.cleared_at or fault.raised_at)
+                             _epoch(fault.cleared_at or fault.raised_at))
 
     def close(self) -> None:
         """Unsubscribe (close the connection)."""
