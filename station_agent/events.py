@@ -113,6 +113,7 @@ class Bus:
 
     def emit(self, source: str, kind: str, **payload: Any) -> Event:
         """Publish a new event now; returns it."""
-        event = Event(source, kind, payload)
+        # ``payload`` is this call's own dict: read-only without a copy.
+        event = Event(source, kind, MappingProxyType(payload))
         self.publish(event)
         return event
