@@ -19,63 +19,60 @@ use, so ``import station_agent`` costs almost nothing.
 
 from __future__ import annotations
 
-import importlib
+from station_agent.lazy import exports
 
-# typing is imported for the type checker only: this module is on the CLI's
-# start-up path (docs/PERFORMANCE.md, cli.status_latency).
+# typing is not imported at run time: this module is on the CLI's start-up path
+# (docs/PERFORMANCE.md, cli.status_latency).
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __version__ = "0.1.0"
 
-#: Public name -> the module that defines it.
+#: Public name -> where it is defined ("module:attribute", or a module).
 _EXPORTS: dict[str, str] = {
     # the ledger
-    "Ledger": "station_agent.ledger.writer",
-    "Balances": "station_agent.ledger.balances",
-    "Entry": "station_agent.ledger.model",
-    "Transfer": "station_agent.ledger.model",
-    "verify": "station_agent.ledger.verify",
-    "VerifyReport": "station_agent.ledger.verify",
+    "Ledger": "station_agent.ledger.writer:Ledger",
+    "Balances": "station_agent.ledger.balances:Balances",
+    "Entry": "station_agent.ledger.model:Entry",
+    "Transfer": "station_agent.ledger.model:Transfer",
+    "verify": "station_agent.ledger.verify:verify",
+    "VerifyReport": "station_agent.ledger.verify:VerifyReport",
     # devices
-    "open_printer": "drivers.printers",
-    "open_reader": "drivers.readers",
+    "open_printer": "drivers.printers:open_printer",
+    "open_reader": "drivers.readers:open_reader",
     # the local API
-    "Client": "station_agent.api.client",
-    "Recorded": "station_agent.api.client",
-    "Fault": "station_agent.faults.board",
-    "Event": "station_agent.events",
+    "Client": "station_agent.api.client:Client",
+    "Recorded": "station_agent.api.client:Recorded",
+    "Fault": "station_agent.faults.board:Fault",
+    "Event": "station_agent.events:Event",
     # errors
-    "StationAgentError": "station_agent.errors",
-    "BadInput": "station_agent.errors",
-    "OperationFailed": "station_agent.errors",
-    "LedgerRefused": "station_agent.ledger.errors",
-    "NegativeBalance": "station_agent.ledger.errors",
-    "IdempotencyConflict": "station_agent.ledger.errors",
-    "InvalidTransfer": "station_agent.ledger.errors",
-    "JobRuleViolation": "station_agent.ledger.errors",
-    "SerialOverlap": "station_agent.ledger.errors",
-    "StorageError": "station_agent.ledger.errors",
-    "LedgerBroken": "station_agent.ledger.errors",
-    "LedgerMissing": "station_agent.ledger.errors",
-    "NotALedger": "station_agent.ledger.errors",
-    "ClientError": "station_agent.api.connection",
-    "DaemonNotRunning": "station_agent.api.connection",
-    "ProtocolMismatch": "station_agent.api.connection",
-    "RequestFailed": "station_agent.api.connection",
-    "BadRequest": "station_agent.api.connection",
-    "UnknownOperation": "station_agent.api.connection",
-    "Refused": "station_agent.api.connection",
-    "Busy": "station_agent.api.connection",
-    "Forbidden": "station_agent.api.connection",
-    "PrinterError": "drivers.printers.base",
-    "ReaderError": "drivers.readers.base",
-    "TransportError": "drivers.transports.base",
+    "StationAgentError": "station_agent.errors:StationAgentError",
+    "BadInput": "station_agent.errors:BadInput",
+    "OperationFailed": "station_agent.errors:OperationFailed",
+    "LedgerRefused": "station_agent.ledger.errors:LedgerRefused",
+    "NegativeBalance": "station_agent.ledger.errors:NegativeBalance",
+    "IdempotencyConflict": "station_agent.ledger.errors:IdempotencyConflict",
+    "InvalidTransfer": "station_agent.ledger.errors:InvalidTransfer",
+    "JobRuleViolation": "station_agent.ledger.errors:JobRuleViolation",
+    "SerialOverlap": "station_agent.ledger.errors:SerialOverlap",
+    "StorageError": "station_agent.ledger.errors:StorageError",
+    "LedgerBroken": "station_agent.ledger.errors:LedgerBroken",
+    "LedgerMissing": "station_agent.ledger.errors:LedgerMissing",
+    "NotALedger": "station_agent.ledger.errors:NotALedger",
+    "ClientError": "station_agent.api.connection:ClientError",
+    "DaemonNotRunning": "station_agent.api.connection:DaemonNotRunning",
+    "ProtocolMismatch": "station_agent.api.connection:ProtocolMismatch",
+    "RequestFailed": "station_agent.api.connection:RequestFailed",
+    "BadRequest": "station_agent.api.connection:BadRequest",
+    "UnknownOperation": "station_agent.api.connection:UnknownOperation",
+    "Refused": "station_agent.api.connection:Refused",
+    "Busy": "station_agent.api.connection:Busy",
+    "Forbidden": "station_agent.api.connection:Forbidden",
+    "PrinterError": "drivers.printers.base:PrinterError",
+    "ReaderError": "drivers.readers.base:ReaderError",
+    "TransportError": "drivers.transports.base:TransportError",
+    "model": "station_agent.ledger.model",
+    "ledger": "station_agent.ledger",
 }
-#: Public submodules.
-_MODULES = {"model": "station_agent.ledger.model", "ledger": "station_agent.ledger"}
-
 __all__ = [
     "BadInput",
     "BadRequest",
@@ -120,19 +117,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return importlib.import_module(_MODULES[name])
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'station_agent' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:

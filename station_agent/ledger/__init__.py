@@ -25,19 +25,31 @@ transactions. Names below are imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from station_agent.lazy import exports
+
+#: Public name -> where it is defined.
 _EXPORTS: dict[str, str] = {
-    "Balances": "balances", "read_balances": "balances",
-    "IdempotencyConflict": "errors", "InvalidTransfer": "errors",
-    "JobRuleViolation": "errors", "LedgerBroken": "errors", "LedgerMissing": "errors",
-    "LedgerRefused": "errors", "NegativeBalance": "errors", "NotALedger": "errors",
-    "SerialOverlap": "errors", "StorageError": "errors",
-    "Entry": "model", "Transfer": "model",
-    "open_reader": "store",
-    "VerifyReport": "verify", "verify": "verify",
-    "Ledger": "writer",
+    "Balances": "station_agent.ledger.balances:Balances",
+    "read_balances": "station_agent.ledger.balances:read_balances",
+    "IdempotencyConflict": "station_agent.ledger.errors:IdempotencyConflict",
+    "InvalidTransfer": "station_agent.ledger.errors:InvalidTransfer",
+    "JobRuleViolation": "station_agent.ledger.errors:JobRuleViolation",
+    "LedgerBroken": "station_agent.ledger.errors:LedgerBroken",
+    "LedgerMissing": "station_agent.ledger.errors:LedgerMissing",
+    "LedgerRefused": "station_agent.ledger.errors:LedgerRefused",
+    "NegativeBalance": "station_agent.ledger.errors:NegativeBalance",
+    "NotALedger": "station_agent.ledger.errors:NotALedger",
+    "SerialOverlap": "station_agent.ledger.errors:SerialOverlap",
+    "StorageError": "station_agent.ledger.errors:StorageError",
+    "Entry": "station_agent.ledger.model:Entry",
+    "Transfer": "station_agent.ledger.model:Transfer",
+    "open_reader": "station_agent.ledger.store:open_reader",
+    "VerifyReport": "station_agent.ledger.verify:VerifyReport",
+    "verify": "station_agent.ledger.verify:verify",
+    "Ledger": "station_agent.ledger.writer:Ledger",
+    "model": "station_agent.ledger.model",
 }
 
 __all__ = [
@@ -63,15 +75,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        if name == "model":
-            return importlib.import_module(f"{__name__}.model")
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
