@@ -142,9 +142,9 @@ if TYPE_CHECKING:
     from station_agent.errors import BadInput, OperationFailed, StationAgentError
     from station_agent.events import Event
     from station_agent.faults.board import Fault
-    from station_agent.ledger import model
-    from station_agent.ledger.balances import Balances
-    from station_agent.ledger.errors import (
+    from station_agent.ledger import (
+        Balances,
+        Entry,
         IdempotencyConflict,
         InvalidTransfer,
         JobRuleViolation,
@@ -155,7 +155,9 @@ if TYPE_CHECKING:
         NotALedger,
         SerialOverlap,
         StorageError,
+        Transfer,
+        VerifyReport,
+        model,
+        verify,
     )
-    from station_agent.ledger.model import Entry, Transfer
-    from station_agent.ledger.verify import VerifyReport, verify
     from station_agent.ledger.writer import Ledger
