@@ -5,8 +5,11 @@ ground truth, the chain verified, every event delivered once and no fault left."
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +28,42 @@ def with_pcsc(request: pytest.FixtureRequest) -> bool:
     return free_pcscd(request)
 
 
+def _outcomes(kept: Path) -> str:
+    """Every job's pick and outcome in a kept campaign's ledger, one line each."""
+    from station_agent.ledger.store import open_reader
+
+    try:
+        conn = open_reader(kept / "state")
+    except Exception as exc:   # the failure report must not fail itself
+        return f"(no ledger to show: {exc})"
+    try:
+        rows = conn.execute("SELECT seq, kind, job_id, device, reason, category, reference "
+                            "FROM entries WHERE job_id IS NOT NULL ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return "\n".join(" ".join(str(v) for v in row) for row in rows)
+
+
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_campaign_seed_reconciles(seed: int, with_pcsc: bool) -> None:
+    # A short path of its own (Unix socket paths are limited), removed after.
+    kept = Path(tempfile.mkdtemp(prefix="sa-camp-")) / "run"
+    try:
+        _run_seed(seed, kept)
+    finally:
+        shutil.rmtree(kept.parent, ignore_errors=True)
+
+
+def _run_seed(seed: int, kept: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "simulators.station.campaign", "--seed", str(seed),
-                          "--cards", str(CI_CARDS), "--json"], capture_output=True, text=True,
-                         timeout=600, cwd=REPO, env=cli_env())
+                          "--cards", str(CI_CARDS), "--json", "--keep", str(kept)],
+                         capture_output=True, text=True, timeout=600, cwd=REPO, env=cli_env())
     out = json.loads(res.stdout.splitlines()[0])
-    assert res.returncode == 0 and out["ok"], (out["mismatches"], res.stdout[-2000:],
-                                               res.stderr[-2000:])
+    if res.returncode != 0 or not out["ok"]:
+        # Everything needed to tell what happened, untruncated: the campaign's own
+        # summary and the ledger's outcomes (a rare interleaving may not come back).
+        pytest.fail(f"seed {seed}: {out['mismatches']}\n{res.stdout}\n{res.stderr[-3000:]}\n"
+                    + _outcomes(kept))
     assert out["mismatches"] == []
     # The seed's faults really happened (a campaign that injects nothing proves nothing).
     assert out["kills"] >= 1 and out["outages"] >= 1 and out["broker_restarts"] >= 1
