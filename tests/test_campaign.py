@@ -46,8 +46,10 @@ def _outcomes(kept: Path) -> str:
 
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_campaign_seed_reconciles(seed: int, with_pcsc: bool) -> None:
-    # A short path of its own (Unix socket paths are limited), removed after.
+    # A short path of its own (Unix socket paths are limited), removed after; open
+    # to CUPS' backend, which runs as lp and writes its journal below it.
     kept = Path(tempfile.mkdtemp(prefix="sa-camp-")) / "run"
+    kept.parent.chmod(0o755)
     try:
         _run_seed(seed, kept)
     finally:
