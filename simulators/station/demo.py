@@ -236,7 +236,7 @@ def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int)
                 c, j, joblog.DRIVEN, printer=unit.id,
                 created_at=clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")))
             for _attempt in range(200):
-                with unit.job_lock:
+                with unit.issuer.lock:
                     result = unit.issuer.issue(job, PANELS)
                     if result.fault:
                         day.note(f"{unit.id}: {result.fault} on {job} -> operator attends")
@@ -246,7 +246,7 @@ def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int)
                 time.sleep(0.05)
             with day.lock:
                 day.done += 1
-        with unit.job_lock:
+        with unit.issuer.lock:
             for _ in range(100):
                 if unit.issuer.recover() is None:
                     break

@@ -23,6 +23,7 @@ from station_agent.errors import BadInput
 from station_agent.events import OPERATOR
 from station_agent.issuing import settle
 from station_agent.ledger import faultlog, joblog, model
+from station_agent.ledger.model import Entry
 
 if TYPE_CHECKING:
     from station_agent.daemon.station import Station
@@ -98,16 +99,20 @@ def _diag_printer(st: Station, a: dict[str, Any]) -> dict[str, Any]:
         raise p.ApiError(p.BAD_REQUEST, f"no printer {pid[:40]!r} in this daemon "
                                         f"(it has: {', '.join(st.printers) or 'none'})")
     t0 = time.monotonic()
-    if not unit.job_lock.acquire(timeout=DIAG_WAIT_S):
+    if not unit.issuer.lock.acquire(timeout=DIAG_WAIT_S):
         return {"busy_job": round(time.monotonic() - t0, 1), "online": unit.online}
     try:
         return printer_facts(unit.printer, st.ledger.device_counter(pid))
     finally:
-        unit.job_lock.release()
+        unit.issuer.lock.release()
 
 
 def _record(st: Station, transfer: model.Transfer) -> dict[str, Any]:
-    entry = st.ledger.record(transfer)
+    return _recorded(st, st.ledger.record(transfer))
+
+
+def _recorded(st: Station, entry: Entry) -> dict[str, Any]:
+    """The answer to a ledger operation: the entry and the balances after it."""
     return {"entry": entry.as_dict(), "replay": entry.replay,
             "balances": st.ledger.balances().as_dict()}
 
@@ -144,7 +149,7 @@ def _issue(st: Station, a: dict[str, Any]) -> dict[str, Any]:
     if not 1 <= panels <= 6:
         raise p.ApiError(p.BAD_REQUEST, "issue: panels must be 1 to 6")
     model.validate(model.pick(job_id, device=unit.id))   # a bad job id is refused here
-    if not unit.job_lock.acquire(timeout=ISSUE_WAIT_S):
+    if not unit.issuer.lock.acquire(timeout=ISSUE_WAIT_S):
         raise p.ApiError(p.BUSY, f"printer {unit.id} is busy with another job")
     try:
         if not unit.recovered:
@@ -162,7 +167,7 @@ def _issue(st: Station, a: dict[str, Any]) -> dict[str, Any]:
         result = unit.issuer.issue(job_id, [Panel(colours[i % 5], bytes(64))
                                             for i in range(panels)])
     finally:
-        unit.job_lock.release()
+        unit.issuer.lock.release()
     return {"job_id": result.job_id, "printer": unit.id, "outcome": result.outcome,
             "reason": result.reason, "fault": result.fault}
 
@@ -183,14 +188,13 @@ def _resolve(st: Station, a: dict[str, Any]) -> dict[str, Any]:
         if unit is None:
             docs.append(_record(st, t))
             continue
-        if not unit.job_lock.acquire(timeout=ISSUE_WAIT_S):
+        if not unit.issuer.lock.acquire(timeout=ISSUE_WAIT_S):
             raise p.ApiError(p.BUSY, f"printer {unit.id} is busy with another job")
         try:
             entry = unit.issuer.settle_stuck(t)
         finally:
-            unit.job_lock.release()
-        docs.append({"entry": entry.as_dict(), "replay": entry.replay,
-                     "balances": st.ledger.balances().as_dict()})
+            unit.issuer.lock.release()
+        docs.append(_recorded(st, entry))
     st.clear_unresolved()
     doc = dict(docs[-1])
     doc["resolved"] = [t.job_id for t in transfers]

@@ -29,8 +29,9 @@ OnError = Callable[[BaseException], None]
 
 
 class PrinterUnit:
-    """One configured printer: driver, issuer and poller. The issuer's lock is
-    held by a job, a poll, ``diag`` and an operator settling a stuck card."""
+    """One configured printer: driver, issuer and poller. The issuer's lock
+    (``issuer.lock``) is held by a job, a poll, ``diag`` and an operator settling
+    a stuck card."""
 
     def __init__(self, cfg: PrinterConfig, ledger: Ledger, faults: FaultSink,
                  chip_check: ChipChecker | None, open_jobs: Callable[[str], list[str]],
@@ -39,7 +40,6 @@ class PrinterUnit:
         self.printer = open_printer(cfg.url, cfg.family, timeout=2.0)
         self.issuer = CardIssuer(self.printer, ledger, cfg.id, faults=faults,
                                  chip_check=chip_check)
-        self.job_lock = self.issuer.lock
         self.recovered = False
         self.online: bool | None = None
         self.conditions: tuple[str, ...] = ()
@@ -56,7 +56,7 @@ class PrinterUnit:
 
     def poll(self) -> None:
         """One status poll (skipped while a job runs: the job reports its own faults)."""
-        if not self.job_lock.acquire(blocking=False):
+        if not self.issuer.lock.acquire(blocking=False):
             return
         try:
             self.polls += 1
@@ -79,7 +79,7 @@ class PrinterUnit:
                 self._last_reconcile = now
                 self.issuer.reconcile(self.printer.card_count())
         finally:
-            self.job_lock.release()
+            self.issuer.lock.release()
 
     def recover_after_restart(self) -> None:
         """Settle what the previous run left (see :meth:`CardIssuer.recover_after_restart`)."""
