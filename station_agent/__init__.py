@@ -34,8 +34,8 @@ _EXPORTS: dict[str, str] = {
     "Balances": "station_agent.ledger.balances:Balances",
     "Entry": "station_agent.ledger.model:Entry",
     "Transfer": "station_agent.ledger.model:Transfer",
-    "verify": "station_agent.ledger.verify:verify",
-    "VerifyReport": "station_agent.ledger.verify:VerifyReport",
+    "verify": "station_agent.ledger.verification:verify",
+    "VerifyReport": "station_agent.ledger.verification:VerifyReport",
     # devices
     "open_printer": "drivers.printers:open_printer",
     "open_reader": "drivers.readers:open_reader",

@@ -85,7 +85,7 @@ def _open_ledger(state_dir: Path) -> sqlite3.Connection | None:
 
 def ledger_check(state_dir: Path) -> Check:
     """``ledger verify``: the chain and every balance recomputed."""
-    from station_agent.ledger.verify import verify
+    from station_agent.ledger.verification import verify
 
     try:
         conn = _open_ledger(state_dir)

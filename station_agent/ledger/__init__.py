@@ -16,7 +16,7 @@ Typical use::
         print(ledger.balances().stock)
 
 This package is also the station's state database: besides the ledger
-(:mod:`.writer`, :mod:`.store`, :mod:`.chain`, :mod:`.verify`), the uplink's
+(:mod:`.writer`, :mod:`.store`, :mod:`.chain`, :mod:`.verification`), the uplink's
 outbox (:mod:`.outbox`), the fault and outage log (:mod:`.faultlog`), the job
 log (:mod:`.joblog`), the stock forecast (:mod:`.stock`) and the day's
 figures (:mod:`.daily`) live in the same SQLite file, written in the same
@@ -46,8 +46,8 @@ _EXPORTS: dict[str, str] = {
     "Entry": "station_agent.ledger.model:Entry",
     "Transfer": "station_agent.ledger.model:Transfer",
     "open_reader": "station_agent.ledger.store:open_reader",
-    "VerifyReport": "station_agent.ledger.verify:VerifyReport",
-    "verify": "station_agent.ledger.verify:verify",
+    "VerifyReport": "station_agent.ledger.verification:VerifyReport",
+    "verify": "station_agent.ledger.verification:verify",
     "Ledger": "station_agent.ledger.writer:Ledger",
     "model": "station_agent.ledger.model",
 }
@@ -95,5 +95,5 @@ if TYPE_CHECKING:
     )
     from station_agent.ledger.model import Entry, Transfer
     from station_agent.ledger.store import open_reader
-    from station_agent.ledger.verify import VerifyReport, verify
+    from station_agent.ledger.verification import VerifyReport, verify
     from station_agent.ledger.writer import Ledger

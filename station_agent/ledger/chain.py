@@ -11,7 +11,11 @@ thousand entries per second.
 Schema 5 added a spoil ``category`` to rejects and voids. Its value is
 hashed as one more field after ``prev_hash`` when it is set, so every entry
 without one (and every entry written before schema 5) hashes exactly as
-before. Rejects written before schema 5 were given a category by the
+before. Schema 6 added the ``actor`` (the staff account that made an entry). When
+it is set, the category (or the missing-value mark) and the actor are hashed
+after ``prev_hash``; an entry without an actor hashes as before.
+
+Rejects written before schema 5 were given a category by the
 migration, derived from their reason; the ledger's ``categories_from`` meta
 value is the first entry whose hash covers its category, and
 :func:`hashed_values` leaves the category out below it.
@@ -34,11 +38,16 @@ def genesis_hash(ledger_id: str) -> str:
     return hashlib.sha256(f"{CHAIN_VERSION}{_SEP}{ledger_id}".encode()).hexdigest()
 
 
-def hashed_values(values: Sequence[object], category: str | None, *, seq: int,
-                  categories_from: int) -> Sequence[object]:
-    """What :func:`entry_hash` covers for an entry: its first 14 fields, and its
-    category when it has one and was written with it (``seq >= categories_from``)."""
-    if category is None or seq < categories_from:
+def hashed_values(values: Sequence[object], category: str | None, actor: str | None = None,
+                  *, seq: int = 0, categories_from: int = 0) -> Sequence[object]:
+    """What :func:`entry_hash` covers for an entry: its first 14 fields, its
+    category when it has one and was written with it (``seq >= categories_from``),
+    and its actor when it has one (then the category's place is always there)."""
+    if seq < categories_from:
+        category = None
+    if actor is not None:
+        return (*values, category, actor)
+    if category is None:
         return values
     return (*values, category)
 

@@ -120,6 +120,10 @@ class Transfer:
     reference: str | None = None
     #: Spoil category (:data:`CATEGORIES`) of a reject or void; None otherwise.
     category: str | None = None
+    #: The staff account that made the entry (the console's login; schema 6).
+    #: Not part of :meth:`content`: the same delivery recorded again by
+    #: someone else is still a replay.
+    actor: str | None = None
 
     def content(self) -> tuple[object, ...]:
         """Everything that must match for a replay of ``idem_id`` to be a no-op."""
@@ -146,8 +150,9 @@ class Entry:
     ``seq`` is the entry number (1, 2, 3 ... with no gaps). ``replay`` is not
     stored: it is True when :meth:`Ledger.record` found this entry already
     recorded under the same idempotency id and changed nothing. ``category``
-    (a spoil's category) comes last: it was added in schema 5, and the hash
-    covers it when it is set (see :mod:`station_agent.ledger.chain`).
+    (a spoil's category) and ``actor`` (the staff account that made it) come
+    last: they were added in schemas 5 and 6, and the hash covers them when
+    they are set (see :mod:`station_agent.ledger.chain`).
     """
 
     seq: int
@@ -166,6 +171,7 @@ class Entry:
     prev_hash: str
     hash: str
     category: str | None = None
+    actor: str | None = None
     replay: bool = field(default=False, compare=False)
 
     @property
@@ -174,7 +180,7 @@ class Entry:
         return Transfer(
             self.kind, self.src, self.dst, self.count, self.idem_id, self.batch_id,
             self.job_id, self.device, self.first_serial, self.reason, self.reference,
-            self.category,
+            self.category, self.actor,
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -240,6 +246,8 @@ def validate(t: Transfer) -> None:
     _check_text("device", t.device, required=False, max_len=_MAX_ID_LEN, opaque=True)
     _check_text("first serial", t.first_serial, required=False, max_len=_MAX_ID_LEN,
                 opaque=True)
+    _check_text("account", t.actor, required=False, max_len=_MAX_ID_LEN, opaque=True,
+                no_nik=True)
     if t.kind in SPOIL_KINDS:
         if t.category not in CATEGORIES:
             raise InvalidTransfer(

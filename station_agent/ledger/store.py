@@ -37,7 +37,7 @@ LEDGER_FILE: Final = "ledger.db"
 LOCK_FILE: Final = "ledger.lock"
 #: ``PRAGMA application_id``: ASCII "SAGL" (station-agent ledger).
 APPLICATION_ID: Final = 0x5341474C
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -194,6 +194,10 @@ MIGRATIONS: Final = {
             detail      TEXT NOT NULL DEFAULT ''
         ) WITHOUT ROWID""",
         "CREATE INDEX job_log_by_time ON job_log (created_at)",
+    ),
+    5: (
+        # The staff account that made an entry (the office console's login).
+        "ALTER TABLE entries ADD COLUMN actor TEXT",
     ),
 }
 

@@ -32,7 +32,7 @@ from typing import TypeVar
 from station_agent import clock
 from station_agent.ledger import model, outbox
 from station_agent.ledger.balances import Balances, read_balances
-from station_agent.ledger.chain import entry_hash
+from station_agent.ledger.chain import entry_hash, hashed_values
 from station_agent.ledger.errors import (
     IdempotencyConflict,
     JobRuleViolation,
@@ -61,18 +61,19 @@ T = TypeVar("T")
 
 _ENTRY_SELECT = (
     "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-    "first_serial, reason, reference, prev_hash, hash, category FROM entries"
+    "first_serial, reason, reference, prev_hash, hash, category, actor FROM entries"
 )
 _INSERT_ENTRY_HEAD = (
     "INSERT INTO entries (seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-    "first_serial, reason, reference, prev_hash, hash, category) VALUES "
+    "first_serial, reason, reference, prev_hash, hash, category, actor) VALUES "
 )
-_INSERT_ENTRY = _INSERT_ENTRY_HEAD + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ENTRY = _INSERT_ENTRY_HEAD + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _hash(values: tuple[object, ...], category: str | None) -> str:
-    """The hash of a new entry (always written with its category: see :mod:`.chain`)."""
-    return entry_hash(values if category is None else (*values, category))
+def _hash(values: tuple[object, ...], category: str | None, actor: str | None) -> str:
+    """The hash of a new entry (always written with its category and actor: see
+    :mod:`.chain`)."""
+    return entry_hash(hashed_values(values, category, actor))
 
 
 class _NotFast(Exception):
@@ -394,8 +395,8 @@ class Ledger:
             seq += 1
             values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
                       t.job_id, t.device, t.first_serial, t.reason, t.reference, prev)
-            prev = _hash(values, t.category)
-            rows.append((*values, prev, t.category))
+            prev = _hash(values, t.category, t.actor)
+            rows.append((*values, prev, t.category, t.actor))
             if t.job_id is not None:
                 if t.kind == model.PICK:
                     # Picks are inserted before outcomes are applied: an outcome
@@ -485,9 +486,9 @@ class Ledger:
 
         values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
                   t.job_id, t.device, t.first_serial, t.reason, t.reference, st.head_hash)
-        h = _hash(values, t.category)
+        h = _hash(values, t.category, t.actor)
         try:
-            conn.execute(_INSERT_ENTRY, (*values, h, t.category))
+            conn.execute(_INSERT_ENTRY, (*values, h, t.category, t.actor))
         except sqlite3.IntegrityError:
             earlier = self._find(t.idem_id)
             if earlier is None:
@@ -506,7 +507,7 @@ class Ledger:
         st.totals[t.kind] += sign * t.count
         st.head_seq, st.head_hash = seq, h
         batch.appended += 1
-        return Entry(*values, h, t.category)
+        return Entry(*values, h, t.category, t.actor)
 
     def _find(self, idem_id: str) -> Entry | None:
         row = self._conn.execute(f"{_ENTRY_SELECT} WHERE idem_id = ?", (idem_id,)).fetchone()

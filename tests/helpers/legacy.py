@@ -17,6 +17,7 @@ def downgrade_to_v4(state_dir: Path) -> None:
 
     Refuses a ledger holding voids or a category a schema-4 ledger could not have.
     """
+    downgrade_to_v5(state_dir)
     raw = sqlite3.connect(ledger_path(state_dir))
     try:
         assert raw.execute("SELECT count(*) FROM entries WHERE kind = 'void'").fetchone()[0] == 0
@@ -27,5 +28,22 @@ def downgrade_to_v4(state_dir: Path) -> None:
             "ALTER TABLE jobs DROP COLUMN void_seq;"
             "DELETE FROM meta WHERE key = 'categories_from';"
             "PRAGMA user_version=4;")
+    finally:
+        raw.close()
+
+
+def downgrade_to_v5(state_dir: Path) -> None:
+    """Remove schema 6 (the entries' ``actor``) from ``state_dir``'s ledger.
+
+    Refuses a ledger holding an entry with an actor (schema 5 could not)."""
+    raw = sqlite3.connect(ledger_path(state_dir))
+    try:
+        if raw.execute("PRAGMA user_version").fetchone()[0] < 6:
+            return
+        assert raw.execute("SELECT count(*) FROM entries WHERE actor IS NOT NULL"
+                           ).fetchone()[0] == 0
+        raw.executescript(
+            "ALTER TABLE entries DROP COLUMN actor;"
+            "PRAGMA user_version=5;")
     finally:
         raw.close()

@@ -11,7 +11,7 @@ from station_agent.faults.board import Fault
 from station_agent.ledger import Ledger, LedgerRefused, faultlog, model
 from station_agent.ledger import outbox as ob
 from station_agent.ledger.errors import StorageError
-from station_agent.ledger.store import ledger_path
+from station_agent.ledger.store import SCHEMA_VERSION, ledger_path
 from tests.helpers.legacy import downgrade_to_v4
 
 
@@ -106,7 +106,7 @@ def test_a_ledger_from_before_the_outbox_queues_its_history(state_dir: Path) -> 
     raw.executescript("DROP TABLE outbox; DELETE FROM sqlite_sequence; PRAGMA user_version=2;")
     raw.close()
     with Ledger(state_dir) as led:
-        assert led.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == 5
+        assert led.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION
         assert led.read(lambda c: c.execute(
             "SELECT count(*) FROM sqlite_master WHERE name = 'outbox_unsent'").fetchone()[0]) == 0
         assert [e.event["seq"] for e in led.read(lambda c: ob.pending(c, 0, 100))] == \

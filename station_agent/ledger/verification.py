@@ -28,7 +28,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from station_agent.ledger import model
-from station_agent.ledger.chain import entry_hash, genesis_hash
+from station_agent.ledger.chain import entry_hash, hashed_values, genesis_hash
 from station_agent.ledger.store import categories_from, end_read, read_meta, read_state
 
 _FETCH = 20_000
@@ -81,7 +81,8 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
     hashed_from = categories_from(meta)
     cur = conn.execute(
         "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-        "first_serial, reason, reference, prev_hash, hash, category FROM entries ORDER BY seq"
+        "first_serial, reason, reference, prev_hash, hash, category, actor FROM entries "
+        "ORDER BY seq"
     )
 
     def brk(seq: int, why: str) -> None:
@@ -101,9 +102,13 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
             if row[13] != prev:
                 brk(seq, "prev_hash does not match the hash of the entry before it")
                 break
-            category = row[15]
-            h = entry_hash(row[:14] if category is None or seq < hashed_from
-                           else (*row[:14], category))
+            category, actor = row[15], row[16]
+            if actor is None:
+                h = entry_hash(row[:14] if category is None or seq < hashed_from
+                               else (*row[:14], category))
+            else:
+                h = entry_hash(hashed_values(row[:14], category, actor, seq=seq,
+                                             categories_from=hashed_from))
             if h != row[14]:
                 brk(seq, "content does not match its stored hash (the entry was changed)")
                 break
