@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 _ATR_PATTERN = re.compile(r"^(?:[0-9A-Fa-f?]{2}){1,33}$")
 _SW = re.compile(r"^[0-9A-Fa-f]{4}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,120}$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9A-Fa-f:.]+\]?$")
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
 
 
@@ -134,6 +136,32 @@ class StockConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """``[web]``: the office console and ``/metrics`` (docs/CONSOLE.md)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8470
+    #: Host names the console answers to (the ``Host`` header); anything else is
+    #: refused (DNS rebinding). The listen address and ``localhost`` always are.
+    hosts: tuple[str, ...] = ()
+    #: Minutes a login lasts without use.
+    session_minutes: int = 30
+
+    @property
+    def listen(self) -> str:
+        """``host:port`` as configured."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """Every name the ``Host`` header may carry (without a port)."""
+        names = {self.host, "localhost", "127.0.0.1", "::1", *self.hosts}
+        names.discard("0.0.0.0")
+        names.discard("::")
+        return frozenset(n.lower() for n in names)
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated ``station.toml``."""
 
@@ -143,12 +171,18 @@ class Config:
     api_group: str | None = None   # who may use the local API (default: the daemon's group)
     #: The office's time zone (``[station] timezone``): reports' days and hours.
     timezone: str | None = None
+    #: The language of what office staff read (``[station] language``).
+    language: str = "id"
+    #: The office and its region, named in notifications and reports.
+    office: str | None = None
+    region: str | None = None
     printers: tuple[PrinterConfig, ...] = ()
     readers: tuple[ReaderConfig, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig)
     uplink: UplinkConfig = field(default_factory=UplinkConfig)
     stock: StockConfig = field(default_factory=StockConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     #: cupsd's domain socket or ``host:port`` (``[cups] server``); None: the system's.
     cups_server: str | None = None
     #: CUPS' backend directory (``[cups] backend_dir``), where the backend is installed.
@@ -272,11 +306,12 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate parsed TOML ``data`` read from ``path``."""
     file = path.name
     top = _Table(file, "top level", data)
-    top.only(("station", "printer", "reader", "network", "uplink", "stock", "faults", "cups"))
+    top.only(("station", "printer", "reader", "network", "uplink", "stock", "faults", "cups",
+              "web"))
     if "station" not in data:
         raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
     st = _Table(file, "[station]", data["station"])
-    st.only(("id", "state_dir", "api_group", "timezone"))
+    st.only(("id", "state_dir", "api_group", "timezone", "language", "office", "region"))
     station_id = st.text("id", 'a station id such as "kupang-01" (letters, digits, . _ -)',
                          required=True, pattern=_ID)
     state_dir = st.text("state_dir", 'a directory path such as "/var/lib/station-agent"')
@@ -287,6 +322,12 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                                    '"Asia/Jakarta" (WIB) or "Asia/Jayapura" (WIT)')
     if api_group is not None:
         _check_group(file, api_group)
+    language = st.text("language", '"id" (Bahasa Indonesia) or "en" (English)') or "id"
+    if language not in ("id", "en"):
+        raise st.error("language", '"id" (Bahasa Indonesia) or "en" (English)')
+    office = st.text("office", 'the office\'s name such as "Disdukcapil Kota Kupang"',
+                     pattern=_NAME)
+    region = st.text("region", 'a region such as "Nusa Tenggara Timur"', pattern=_NAME)
 
     printers: list[PrinterConfig] = []
     for n, raw in enumerate(_array(file, data, "printer"), 1):
@@ -370,6 +411,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                        f"({faults.flap_high:g}), got {faults.flap_low:g}")
 
     uplink = _uplink(file, path, data.get("uplink", {}))
+    web = _web(file, data.get("web", {}))
 
     sk = _Table(file, "[stock]", data.get("stock", {}))
     sk.only(("low_threshold",))
@@ -377,10 +419,32 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
                   state_dir=(path.parent / state_dir).resolve() if state_dir else None,
-                  api_group=api_group, timezone=timezone,
+                  api_group=api_group, timezone=timezone, language=language,
+                  office=office, region=region, web=web,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults,
                   cups_server=cups_server, cups_backend_dir=cups_backend_dir)
+
+
+def _web(file: str, raw: object) -> WebConfig:
+    w = _Table(file, "[web]", raw)
+    w.only(("enabled", "listen", "hosts", "session_minutes"))
+    enabled = w.data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise w.error("enabled", "true or false")
+    listen = w.text("listen", 'host:port such as "127.0.0.1:8470" or "0.0.0.0:8470"')
+    host, port = WebConfig.host, WebConfig.port
+    if listen is not None:
+        head, sep, tail = listen.rpartition(":")
+        head = head.strip("[]")
+        if not sep or not head or not tail.isdigit() or not 0 <= int(tail) <= 65535 \
+                or not _HOSTNAME.match(head):
+            raise w.error("listen", 'host:port such as "127.0.0.1:8470" or "0.0.0.0:8470"')
+        host, port = head, int(tail)
+    hosts = w.texts("hosts", (), 'host names such as "ktp-kupang.local"', _HOSTNAME)
+    return WebConfig(enabled=enabled, host=host, port=port,
+                     hosts=tuple(h.lower() for h in hosts),
+                     session_minutes=w.integer("session_minutes", 30, low=1, high=24 * 60))
 
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")

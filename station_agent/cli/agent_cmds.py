@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from station_agent.cli.output import emit_json, table
+from station_agent.cli.output import account_rows, emit_json, table
 from station_agent.cli.remote import from_daemon
 from station_agent.errors import BadInput, OperationFailed
 
@@ -109,9 +109,9 @@ def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
     b, st = doc["balances"], doc["stock"]
     days = ("" if st["days_left"] is None else
             f", about {st['days_left']:g} days left at {st['rate_per_day']:g}/day")
-    lines = [head, f"blanks: stock {b['stock']:,}{days}",
-             table([(k, b[k]) for k in ("in_printer", "issued", "spoiled_held",
-                                        "spoiled_disposed", "lost")])]
+    lines = [head, f"blanks: {b['stock']:,} in stock{days}",
+             table(account_rows(b, ("in_printer", "issued", "spoiled_held",
+                                    "spoiled_disposed", "lost")))]
     if doc["devices"]:
         lines.append("devices:")
         for dev in doc["devices"]:

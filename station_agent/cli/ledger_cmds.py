@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from station_agent.cli.output import balances_text, emit_json, entry_text
+from station_agent.cli.output import balances_text, emit_json, entry_text, plural
 from station_agent.cli.remote import from_daemon
 from station_agent.ledger import Entry, Ledger, model, open_reader, read_balances, verify
 from station_agent.ledger.export import FORMATS, export
@@ -136,13 +136,15 @@ def cmd_verify(args: argparse.Namespace, state_dir: Path) -> int:
     if args.json:
         emit_json(report.as_dict())
     elif report.ok:
-        print(f"ledger OK: {report.entries:,} entries, chain and balances match")
+        print(f"ledger OK: {plural(report.entries, 'entry', 'entries')}, chain and balances "
+              "match")
         print(f"chain head {report.entries}:{report.chain_head} (write it on the daily report "
               "to witness it)")
     else:
         where = (f"first broken entry {report.first_break}" if report.first_break is not None
                  else "entries intact, stored state differs")
-        print(f"ledger BROKEN ({where}), {report.entries:,} entries verified:")
+        print(f"ledger BROKEN ({where}), {plural(report.entries, 'entry', 'entries')} "
+              "verified:")
         for problem in report.problems:
             print(f"  - {problem}")
         print("keep the file as evidence and restore the ledger from a backup")
@@ -160,7 +162,7 @@ def cmd_export(args: argparse.Namespace, state_dir: Path) -> int:
                     n = export(conn, out, args.format)
             except OSError as exc:
                 raise translate(exc, out_path, "writing") from exc
-            print(f"exported {n:,} entries to {out_path}", file=sys.stderr)
+            print(f"exported {plural(n, 'entry', 'entries')} to {out_path}", file=sys.stderr)
         else:
             export(conn, sys.stdout, args.format)
     finally:

@@ -36,22 +36,28 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def account_rows(b: dict[str, int], accounts: Iterable[str]) -> list[tuple[str, object]]:
+    """``(label, count)`` for each of ``accounts`` (``in stock``, ``spoiled, in custody``)."""
+    from station_agent.ledger.model import ACCOUNT_LABELS
+
+    return [(ACCOUNT_LABELS[a], b[a]) for a in accounts]
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``1 entry``, ``2 entries``, ``12,000 entries``."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def balances_text(b: Balances, where: str) -> str:
     """The human view of ``blanks``."""
     lines = [
         f"Blank balances at {where} (entry {b.entries:,})",
-        table([
-            ("stock", b.stock),
-            ("in_printer", b.in_printer),
-            ("issued", b.issued),
-            ("spoiled_held", b.spoiled_held),
-            ("spoiled_disposed", b.spoiled_disposed),
-            ("lost", b.lost),
-        ]),
+        table(account_rows(b.as_dict(), ("stock", "in_printer", "issued", "spoiled_held",
+                                         "spoiled_disposed", "lost"))),
         "",
         table([
             ("received", b.received),
-            ("adjusted", f"{b.adjusted:+,}"),
+            ("corrections", f"{b.adjusted:+,}"),
             ("accounted for", b.accounted),
         ]),
         f"  chain head {b.entries}:{b.chain_head[:16]}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from drivers.printers import Panel, PrinterError
@@ -117,8 +117,13 @@ def _recorded(st: Station, entry: Entry) -> dict[str, Any]:
             "balances": st.ledger.balances().as_dict()}
 
 
+def _by(a: dict[str, Any], transfer: model.Transfer) -> model.Transfer:
+    """``transfer`` made by the staff account ``a["actor"]`` (the console's login)."""
+    return replace(transfer, actor=a["actor"]) if a.get("actor") else transfer
+
+
 def _transfer(build: Callable[[dict[str, Any]], model.Transfer]) -> Handler:
-    return lambda st, a: _record(st, build(a))
+    return lambda st, a: _record(st, _by(a, build(a)))
 
 
 def _pick(st: Station, a: dict[str, Any]) -> dict[str, Any]:
@@ -178,8 +183,8 @@ def _resolve(st: Station, a: dict[str, Any]) -> dict[str, Any]:
     of a spooled job (see :mod:`station_agent.issuing.settle`)."""
     job_id = a["job_id"]
     try:
-        transfers = settle.resolve_transfers(st.ledger, job_id, a["outcome"],
-                                             a.get("category"), a.get("reason"))
+        transfers = [_by(a, t) for t in settle.resolve_transfers(
+            st.ledger, job_id, a["outcome"], a.get("category"), a.get("reason"))]
     except BadInput as exc:
         raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
     docs = []
@@ -204,8 +209,8 @@ def _resolve(st: Station, a: dict[str, Any]) -> dict[str, Any]:
 def _void(st: Station, a: dict[str, Any]) -> dict[str, Any]:
     """A card that printed and then failed: issued -> spoiled_held."""
     try:
-        return _record(st, settle.void_transfer(st.ledger, a["job_id"], a["category"],
-                                                a.get("reason")))
+        return _record(st, _by(a, settle.void_transfer(st.ledger, a["job_id"],
+                                                       a["category"], a.get("reason"))))
     except BadInput as exc:
         raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
 
@@ -224,21 +229,21 @@ OPERATIONS: Final[dict[str, Operation]] = {
     # Ledger transfers (DESIGN §3); the CLI's blanks commands and the issuing
     # application when vendor software drives the printer and the agent observes.
     "receive": Operation({"batch_id": (_STR, True), "count": (_INT, True),
-                          "first_serial": (_STR, False)},
+                          "first_serial": (_STR, False), "actor": (_STR, False)},
                          _transfer(lambda a: model.receive(
                              a["batch_id"], a["count"], first_serial=a.get("first_serial"))),
                          writes=True),
     "dispose": Operation({"count": (_INT, True), "reference": (_STR, True),
-                          "idem_id": (_STR, False)},
+                          "idem_id": (_STR, False), "actor": (_STR, False)},
                          _transfer(lambda a: model.dispose(a["count"], a["reference"],
                                                            idem_id=a.get("idem_id"))),
                          writes=True),
     "adjust": Operation({"count": (_INT, True), "reason": (_STR, True),
-                         "idem_id": (_STR, True)},
+                         "idem_id": (_STR, True), "actor": (_STR, False)},
                         _transfer(lambda a: model.adjust(a["count"], a["reason"],
                                                          a["idem_id"])), writes=True),
     "write_off": Operation({"count": (_INT, True), "reason": (_STR, True),
-                            "idem_id": (_STR, True)},
+                            "idem_id": (_STR, True), "actor": (_STR, False)},
                            _transfer(lambda a: model.write_off_stock(
                                a["count"], a["reason"], a["idem_id"])), writes=True),
     "pick": Operation({"job_id": (_STR, True), "device": (_STR, True)}, _pick, writes=True),
@@ -253,7 +258,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
                             device=a.get("device"))), writes=True),
     # A card that printed, then failed (chip write, quality check): issued -> spoiled_held.
     "void": Operation({"job_id": (_STR, True), "category": (_STR, True),
-                       "reason": (_STR, False)}, _void, writes=True),
+                       "reason": (_STR, False), "actor": (_STR, False)}, _void, writes=True),
     # Card jobs as the operator sees them (station-agent jobs).
     "jobs": Operation({"open": (_BOOL, False), "date": (_STR, False)}, _jobs),
     "write_off_job": Operation({"job_id": (_STR, True), "reason": (_STR, True),
@@ -266,7 +271,8 @@ OPERATIONS: Final[dict[str, Operation]] = {
                         "panels": (_INT, False)}, _issue, writes=True),
     # An operator settles a job whose card the agent lost track of.
     "resolve": Operation({"job_id": (_STR, True), "outcome": (_STR, True),
-                          "category": (_STR, False), "reason": (_STR, False)}, _resolve,
+                          "category": (_STR, False), "reason": (_STR, False),
+                          "actor": (_STR, False)}, _resolve,
                          writes=True),
     # An operator acknowledges a fault nothing clears by itself (unreported_pick).
     "clear_fault": Operation({"source": (_STR, True), "code": (_STR, True)}, _clear_fault,

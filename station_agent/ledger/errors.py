@@ -11,7 +11,21 @@ from station_agent.errors import BadInput, OperationFailed
 
 
 class LedgerRefused(BadInput):
-    """The ledger refused a transfer; nothing was written."""
+    """The ledger refused a transfer; nothing was written.
+
+    A refusal an office person meets also carries ``text``, its English message
+    with ``{name}`` fields, and ``fields``: what the console translates and
+    formats in the office's language (:mod:`station_agent.i18n`). Field values
+    named ``kind`` or ``account`` are a transfer kind or an account, shown by
+    their labels (:data:`station_agent.ledger.model.KIND_LABELS`,
+    :data:`~station_agent.ledger.model.ACCOUNT_LABELS`).
+    """
+
+    def __init__(self, message: str, *, text: str | None = None,
+                 fields: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.text = text
+        self.fields = fields or {}
 
 
 class InvalidTransfer(LedgerRefused):

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Final
 
+from station_agent.i18n import N_
 from station_agent.ledger.errors import InvalidTransfer
 
 # --- accounts -------------------------------------------------------------
@@ -41,6 +42,19 @@ ADJUST: Final = "adjust"
 VOID: Final = "void"
 
 KINDS: Final = (RECEIVE, PICK, COMPLETE, REJECT, DISPOSE, WRITE_OFF, ADJUST, VOID)
+
+#: What each account holds, in words an office person reads (translated where shown).
+ACCOUNT_LABELS: Final = {
+    STOCK: N_("in stock"), IN_PRINTER: N_("in printers"), ISSUED: N_("issued"),
+    SPOILED_HELD: N_("spoiled, in custody"), SPOILED_DISPOSED: N_("spoiled, destroyed"),
+    LOST: N_("lost"), EXTERNAL: N_("outside the office"),
+}
+#: Each transfer kind as an office person names it.
+KIND_LABELS: Final = {
+    RECEIVE: N_("delivery"), PICK: N_("card taken by a printer"), COMPLETE: N_("issue"),
+    REJECT: N_("spoiled card"), DISPOSE: N_("disposal"), WRITE_OFF: N_("write-off"),
+    ADJUST: N_("correction"), VOID: N_("void"),
+}
 #: Kinds that settle a job picked earlier.
 OUTCOMES: Final = (COMPLETE, REJECT, WRITE_OFF)
 #: Kinds that name a job.

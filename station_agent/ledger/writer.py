@@ -466,11 +466,12 @@ class Ledger:
                 self._apply_job(t, seq)
             src_balance = st.balances[t.src]
             if t.src != model.EXTERNAL and src_balance < t.count:
-                raise NegativeBalance(
-                    f"{t.kind} of {t.count} blank(s) from {t.src} refused: {t.src} holds "
-                    f"only {src_balance}, and no account may go negative; check the count, "
-                    "or record the missing delivery or correction first"
-                )
+                raise _refused(
+                    NegativeBalance,
+                    "{kind} of {count} blank(s) refused: only {have} blank(s) {account}; a count "
+                    "cannot go below zero: check the number, or record the missing delivery "
+                    "or correction first",
+                    kind=t.kind, count=t.count, account=t.src, have=src_balance)
             rng = None if t.first_serial is None else serial_range(t.first_serial, t.count)
             if rng is not None:
                 self._check_serials(rng, t)
@@ -517,11 +518,24 @@ class Ledger:
     def _replay(earlier: Entry, t: Transfer) -> Entry:
         if earlier.transfer.content() == t.content():
             return replace(earlier, replay=True)
-        raise IdempotencyConflict(
-            f"idempotency id {t.idem_id!r} was already used by entry {earlier.seq} "
-            f"({earlier.transfer.describe()}); this request ({t.describe()}) differs: "
-            "repeat the original exactly, or use a new id for a new transfer"
-        )
+        if t.kind == model.RECEIVE and earlier.kind == model.RECEIVE:
+            raise _refused(
+                IdempotencyConflict,
+                "batch {batch} was already recorded (entry {seq}) as a delivery of {was} "
+                "blank(s); this delivery says {count}: give another delivery its own batch "
+                "number, or fix the first one with a correction",
+                batch=t.batch_id, seq=earlier.seq, was=earlier.count, count=t.count)
+        if t.kind == model.DISPOSE and earlier.kind == model.DISPOSE:
+            raise _refused(
+                IdempotencyConflict,
+                "destruction record {reference} was already recorded (entry {seq}) for {was} "
+                "blank(s); this one says {count}: check the record's number and count",
+                reference=t.reference, seq=earlier.seq, was=earlier.count, count=t.count)
+        raise _refused(
+            IdempotencyConflict,
+            "this request was already recorded differently (entry {seq}: {earlier}; now: "
+            "{now}): repeat it exactly, or record a new one",
+            seq=earlier.seq, earlier=earlier.transfer.describe(), now=t.describe())
 
     def _apply_job(self, t: Transfer, seq: int) -> None:
         """Record the job side of ``t`` (one pick, at most one outcome) or refuse."""
@@ -635,3 +649,14 @@ class Ledger:
                 return read_balances(self._conn)
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, "reading") from exc
+
+
+def _refused(cls: type[LedgerRefused], text: str, **fields: object) -> LedgerRefused:
+    """A refusal of kind ``cls``: ``text`` with ``fields``, in English (see
+    :class:`~station_agent.ledger.errors.LedgerRefused`)."""
+    shown = dict(fields)
+    if "kind" in shown:
+        shown["kind"] = str(model.KIND_LABELS.get(str(shown["kind"]), shown["kind"])).capitalize()
+    if "account" in shown:
+        shown["account"] = model.ACCOUNT_LABELS.get(str(shown["account"]), shown["account"])
+    return cls(text.format(**shown), text=text, fields=fields)
