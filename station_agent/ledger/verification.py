@@ -28,7 +28,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from station_agent.ledger import model
-from station_agent.ledger.chain import entry_hash, hashed_values, genesis_hash
+from station_agent.ledger.chain import entry_hash, genesis_hash, hashed_values
 from station_agent.ledger.store import categories_from, end_read, read_meta, read_state
 
 _FETCH = 20_000
