@@ -45,6 +45,7 @@ BUILTIN: dict[str, str] = {
     "report": "station_agent.cli.report_cmds",
     "diag": "station_agent.cli.diag_cmds",
     "cups": "station_agent.cli.cups_cmds",
+    "console": "station_agent.cli.console_cmds",
     "completion": "station_agent.cli.completion",
 }
 #: Options that take a value before the command (to find the command in argv).

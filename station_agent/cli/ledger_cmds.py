@@ -108,6 +108,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+    p = lsub.add_parser("backup", help="a verified copy of the state database",
+                        description="Copy the state database (ledger, outbox, fault log) "
+                                    "while the daemon runs, verify the copy's chain and "
+                                    "balances, and only then write FILE. docs/INSTALL.md says "
+                                    "how to restore it.")
+    p.add_argument("file", metavar="FILE", help="the backup file to write")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=cmd_backup)
 
 
 # --- reads --------------------------------------------------------------------
@@ -167,6 +176,21 @@ def cmd_export(args: argparse.Namespace, state_dir: Path) -> int:
             export(conn, sys.stdout, args.format)
     finally:
         conn.close()
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, state_dir: Path) -> int:
+    """``ledger backup FILE [--force]``."""
+    from station_agent.ledger.backup import backup
+
+    done = backup(state_dir, Path(args.file), force=args.force)
+    if args.json:
+        emit_json(done.as_dict())
+    else:
+        r = done.report
+        print(f"backup written to {done.path} ({done.bytes:,} bytes): "
+              f"{plural(r.entries, 'entry', 'entries')}, chain and balances verified")
+        print(f"chain head {r.entries}:{r.chain_head}")
     return 0
 
 

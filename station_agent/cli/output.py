@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 # typing is imported for the type checker only: this module is on the CLI's
 # start-up path (docs/PERFORMANCE.md, cli.status_latency).
@@ -36,7 +36,7 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-def account_rows(b: dict[str, int], accounts: Iterable[str]) -> list[tuple[str, object]]:
+def account_rows(b: Mapping[str, object], accounts: Iterable[str]) -> list[tuple[str, object]]:
     """``(label, count)`` for each of ``accounts`` (``in stock``, ``spoiled, in custody``)."""
     from station_agent.ledger.model import ACCOUNT_LABELS
 

@@ -13,17 +13,19 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from drivers.printers import Panel, PrinterError
-from station_agent import __version__
+from station_agent import __version__, clock
 from station_agent.api import protocol as p
 from station_agent.clock import now_utc
 from station_agent.errors import BadInput
 from station_agent.events import OPERATOR
 from station_agent.issuing import settle
-from station_agent.ledger import faultlog, joblog, model
+from station_agent.ledger import daily, faultlog, joblog, model
 from station_agent.ledger.model import Entry
+from station_agent.ledger.stock import forecast
 
 if TYPE_CHECKING:
     from station_agent.daemon.station import Station
@@ -68,6 +70,23 @@ def _faults(st: Station, a: dict[str, Any]) -> dict[str, Any]:
     if a.get("history"):
         doc["history"] = [f.as_dict() for f in st.ledger.read(faultlog.fault_history)]
     return doc
+
+
+def _today(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    """Today's figures (the office's day), today's server outages, the run-out date."""
+    b = st.ledger.balances()
+
+    def read(conn: Any) -> dict[str, Any]:
+        figures = daily.today(conn)
+        since = daily.ts_text(daily.local_midnight())
+        outlook = forecast(conn, b.stock)
+        run_out = (None if outlook.days_left is None else
+                   (clock.local_now() + timedelta(days=outlook.days_left)).date().isoformat())
+        return {**figures, "stock": b.stock, "days_left": outlook.as_dict()["days_left"],
+                "rate_per_day": outlook.as_dict()["rate_per_day"], "run_out": run_out,
+                "low_threshold": st.config.stock.low_threshold,
+                "outages": [o.as_dict() for o in faultlog.outages(conn, since)]}
+    return st.ledger.read(read)
 
 
 def _jobs(st: Station, a: dict[str, Any]) -> dict[str, Any]:
@@ -221,6 +240,8 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "ping": Operation({}, _ping),
     "status": Operation({}, _status),
     "blanks": Operation({}, _blanks),
+    # The office's day: figures, outages, run-out date (the console's Today page).
+    "today": Operation({}, _today),
     "faults": Operation({"history": (_BOOL, False)}, _faults),
     # The live event stream: answered by the API server.
     "subscribe": Operation({}, None),

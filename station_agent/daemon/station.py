@@ -28,7 +28,9 @@ from station_agent.api.peers import AccessPolicy
 from station_agent.api.server import ApiServer
 from station_agent.clock import now_utc
 from station_agent.config import Config
+from station_agent.console.server import ConsoleServer
 from station_agent.daemon import listeners, ops
+from station_agent.daemon.console import start_console, stop_console
 from station_agent.daemon.pollers import Poller
 from station_agent.daemon.status import network_section, status_document, uplink_fields
 from station_agent.daemon.units import PrinterUnit, ReaderUnit
@@ -136,6 +138,7 @@ class Station:
         if self.relay:
             self.bus.subscribe(listeners.relay_wake(self.relay), FAULT_CHANGED, ENTRIES)
 
+        self.console: ConsoleServer | None = None
         self.stopping = threading.Event()
         self._inflight = 0
         self._idle = threading.Condition()
@@ -154,6 +157,7 @@ class Station:
             self.relay.start()
         if self.api:
             self.api.start()
+            self.console = start_console(self)
         self.log.info("station started", printers=list(self.printers),
                       readers=list(self.readers), pid=os.getpid())
         return self
@@ -172,6 +176,7 @@ class Station:
             self.watch.stop()
         for poller in self.pollers:
             poller.stop()
+        stop_console(self, self.console)
         if self.api:
             self.api.stop()
         for device in self._devices():
@@ -303,17 +308,23 @@ class Station:
 
     def handle(self, req: p.Request) -> Any:
         """Answer one API request (see docs/API.md and :mod:`.ops`)."""
+        try:
+            return self.perform(req.op, req.params)
+        except LedgerRefused as exc:
+            raise p.ApiError(p.REFUSED, str(exc)) from None
+        except StorageError as exc:
+            raise p.ApiError(p.FAILED, str(exc)) from None
+
+    def perform(self, op: str, params: dict[str, Any]) -> Any:
+        """Carry out one checked operation (the API's and the console's path);
+        refusals raise :class:`LedgerRefused` with their fields for translation."""
         with self._idle:
             if self.stopping.is_set():
                 raise p.ApiError(p.BUSY, "the daemon is shutting down; try again when it is "
                                          "back")
             self._inflight += 1
         try:
-            return ops.dispatch(self, req.op, req.params)
-        except LedgerRefused as exc:
-            raise p.ApiError(p.REFUSED, str(exc)) from None
-        except StorageError as exc:
-            raise p.ApiError(p.FAILED, str(exc)) from None
+            return ops.dispatch(self, op, params)
         finally:
             with self._idle:
                 self._inflight -= 1

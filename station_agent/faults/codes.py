@@ -55,6 +55,8 @@ CODES: dict[str, tuple[str, str]] = {
     "queue_stopped": (ERROR, N_("the CUPS queue is stopped: fix the printer, then start the queue "
                              "again (cupsenable QUEUE)")),
     "queue_missing": (ERROR, N_("add the CUPS queue named in [[printer]] queue, or fix the name")),
+    "console_down": (WARNING, N_("the office console could not start: set [web] listen to a "
+                                 "free address in the config, then reload the daemon")),
     "spooler_down": (ERROR, N_("the print spooler (cupsd) does not answer: start it (systemctl "
                             "start cups) or check [cups] server in the config")),
 }
@@ -88,6 +90,7 @@ TITLES: dict[str, str] = {
     "queue_stopped": N_("Print queue stopped"),
     "queue_missing": N_("Print queue missing"),
     "spooler_down": N_("Print spooler not running"),
+    "console_down": N_("Office console not running"),
 }
 
 

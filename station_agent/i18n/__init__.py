@@ -14,7 +14,7 @@ station-agent.po``; the compiled ``.mo`` beside each is checked against its
 ``.po`` by the tests (``./scripts/dev i18n`` extracts and compiles them).
 
 Code below the views marks its operator-facing English with :func:`N_`;
-:class:`~station_agent.i18n.speaker.Speaker` translates it where it is shown.
+:class:`~station_agent.i18n.speakers.Speaker` translates it where it is shown.
 Importing this package costs nothing (Babel loads with the speaker).
 """
 
@@ -32,8 +32,8 @@ def N_(text: str) -> str:
 
 
 __getattr__, __dir__ = exports(__name__, {
-    "Speaker": "station_agent.i18n.speaker:Speaker",
-    "speaker": "station_agent.i18n.speaker:speaker",
+    "Speaker": "station_agent.i18n.speakers:Speaker",
+    "speaker": "station_agent.i18n.speakers:speaker",
 })
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "Speaker", "speaker"]

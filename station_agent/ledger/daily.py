@@ -58,5 +58,6 @@ def today(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, ob
     t = totals_since(conn, ts_text(start))
     return {"date": start.date().isoformat(), "picked": t[model.PICK],
             "issued": t[model.COMPLETE], "spoiled": t[model.REJECT],
-            "lost": t[model.WRITE_OFF]}
+            "voided": t[model.VOID], "lost": t[model.WRITE_OFF],
+            "received": t[model.RECEIVE], "disposed": t[model.DISPOSE]}
 

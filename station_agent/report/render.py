@@ -11,82 +11,82 @@ import html
 import io
 from datetime import datetime
 
+from station_agent.i18n import N_, speaker
 from station_agent.report.model import DayReport
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Blank card reconciliation",
-        "station": "Station", "date": "Date", "generated": "Generated",
-        "balances": "Balances", "account": "Account", "opening": "Opening",
-        "closing": "Closing",
-        "stock": "Stock (blanks)", "in_printer": "In a printer",
-        "issued": "Issued (cumulative)", "spoiled_held": "Spoiled, held",
-        "spoiled_disposed": "Spoiled, handed back", "lost": "Lost / written off",
-        "movements": "Movements of the day", "received": "Received",
-        "adjusted": "Adjusted (count corrections)", "picked": "Picked by printers",
-        "issued_day": "Issued", "spoiled": "Spoiled", "disposed": "Handed back",
-        "lost_day": "Lost / written off", "lost_from_stock": "of which from stock",
-        "lost_in_printer": "of which in a printer",
-        "identity": "Stock identity",
-        "identity_line": "opening {o} + received {r} + adjusted {a} - picked {p} - written off "
-                         "from stock {w} = closing {c}",
-        "balanced": "balanced", "not_balanced": "NOT BALANCED: check the ledger "
-                                                 "(station-agent ledger verify)",
-        "faults": "Faults and downtime", "no_faults": "No faults this day.",
-        "source": "Source", "code": "Fault", "severity": "Severity", "raised": "Raised",
-        "cleared": "Cleared", "minutes": "Minutes", "still_active": "still active",
-        "downtime": "Downtime (error/critical faults)", "network": "Central server",
-        "outages": "outage(s)", "down_minutes": "minutes unreachable",
-        "per_hour": "Cards issued per hour",
-        "forecast": "Stock forecast", "rate": "Use at the trailing 7-day rate",
-        "per_day": "blanks/day", "days_left": "Days of stock left",
-        "runout": "Stock runs out on", "request": "Request for {d} days of cover",
-        "blanks": "blanks", "none_used": "no blanks used in the last 7 days",
-        "history": "Last {n} days: issued, spoiled and closing stock",
-        "chain": "Ledger chain head (witness)", "entries": "entries",
-        "signatures": "Operator / Head of office",
-        "by_category": "Spoiled by cause", "voided": "of which voided after issue",
-        "cat_chip_failed": "Chip failed", "cat_print_defect": "Print defect",
-        "cat_damaged": "Physically damaged", "cat_jam": "Jammed, removed by hand",
-        "cat_other": "Other (see reasons)",
-    },
-    "id": {
-        "title": "Berita acara rekonsiliasi blangko",
-        "station": "Stasiun", "date": "Tanggal", "generated": "Dibuat",
-        "balances": "Saldo", "account": "Akun", "opening": "Awal", "closing": "Akhir",
-        "stock": "Stok (blangko)", "in_printer": "Di dalam printer",
-        "issued": "Tercetak (kumulatif)", "spoiled_held": "Rusak, disimpan",
-        "spoiled_disposed": "Rusak, dikembalikan", "lost": "Hilang / dihapusbukukan",
-        "movements": "Mutasi hari ini", "received": "Diterima",
-        "adjusted": "Penyesuaian (koreksi hitung)", "picked": "Diambil printer",
-        "issued_day": "Tercetak", "spoiled": "Rusak", "disposed": "Dikembalikan",
-        "lost_day": "Hilang / dihapusbukukan", "lost_from_stock": "di antaranya dari stok",
-        "lost_in_printer": "di antaranya di dalam printer",
-        "identity": "Persamaan stok",
-        "identity_line": "awal {o} + diterima {r} + penyesuaian {a} - diambil {p} - dihapus "
-                         "dari stok {w} = akhir {c}",
-        "balanced": "seimbang", "not_balanced": "TIDAK SEIMBANG: periksa buku besar "
-                                                 "(station-agent ledger verify)",
-        "faults": "Gangguan dan waktu henti", "no_faults": "Tidak ada gangguan hari ini.",
-        "source": "Sumber", "code": "Gangguan", "severity": "Tingkat", "raised": "Mulai",
-        "cleared": "Selesai", "minutes": "Menit", "still_active": "masih aktif",
-        "downtime": "Waktu henti (gangguan error/kritis)", "network": "Server pusat",
-        "outages": "kali terputus", "down_minutes": "menit tidak terjangkau",
-        "per_hour": "Kartu tercetak per jam",
-        "forecast": "Perkiraan stok", "rate": "Pemakaian rata-rata 7 hari terakhir",
-        "per_day": "blangko/hari", "days_left": "Sisa stok (hari)",
-        "runout": "Stok habis pada", "request": "Permintaan untuk {d} hari",
-        "blanks": "blangko", "none_used": "tidak ada pemakaian dalam 7 hari terakhir",
-        "history": "{n} hari terakhir: tercetak, rusak dan stok akhir",
-        "chain": "Kepala rantai buku besar (saksi)", "entries": "entri",
-        "signatures": "Operator / Kepala kantor",
-        "by_category": "Rusak menurut penyebab", "voided": "di antaranya dibatalkan setelah "
-                                                           "tercetak",
-        "cat_chip_failed": "Chip gagal", "cat_print_defect": "Cacat cetak",
-        "cat_damaged": "Rusak fisik", "cat_jam": "Macet, dikeluarkan manual",
-        "cat_other": "Lainnya (lihat keterangan)",
-    },
+#: The report's words in English, marked for the catalogues; :func:`labels` gives
+#: them in the report's language (station_agent/i18n).
+LABELS: dict[str, str] = {
+    "title": N_("Blank card reconciliation"),
+    "station": N_("Station"),
+    "date": N_("Date"),
+    "generated": N_("Generated"),
+    "balances": N_("Balances"),
+    "account": N_("Account"),
+    "opening": N_("Opening"),
+    "closing": N_("Closing"),
+    "stock": N_("Stock (blanks)"),
+    "in_printer": N_("In a printer"),
+    "issued": N_("Issued (cumulative)"),
+    "spoiled_held": N_("Spoiled, held"),
+    "spoiled_disposed": N_("Spoiled, handed back"),
+    "lost": N_("Lost / written off"),
+    "movements": N_("Movements of the day"),
+    "received": N_("Received"),
+    "adjusted": N_("Adjusted (count corrections)"),
+    "picked": N_("Picked by printers"),
+    "issued_day": N_("Issued"),
+    "spoiled": N_("Spoiled"),
+    "disposed": N_("Handed back"),
+    "lost_day": N_("Lost / written off"),
+    "lost_from_stock": N_("of which from stock"),
+    "lost_in_printer": N_("of which in a printer"),
+    "identity": N_("Stock identity"),
+    "identity_line": N_("opening {o} + received {r} + adjusted {a} - picked {p} - written off "
+                        "from stock {w} = closing {c}"),
+    "balanced": N_("balanced"),
+    "not_balanced": N_("NOT BALANCED: check the ledger (station-agent ledger verify)"),
+    "faults": N_("Faults and downtime"),
+    "no_faults": N_("No faults this day."),
+    "source": N_("Source"),
+    "code": N_("Fault"),
+    "severity": N_("Severity"),
+    "raised": N_("Raised"),
+    "cleared": N_("Cleared"),
+    "minutes": N_("Minutes"),
+    "still_active": N_("still active"),
+    "downtime": N_("Downtime (error/critical faults)"),
+    "network": N_("Central server"),
+    "outages": N_("outage(s)"),
+    "down_minutes": N_("minutes unreachable"),
+    "per_hour": N_("Cards issued per hour"),
+    "forecast": N_("Stock forecast"),
+    "rate": N_("Use at the trailing 7-day rate"),
+    "per_day": N_("blanks/day"),
+    "days_left": N_("Days of stock left"),
+    "runout": N_("Stock runs out on"),
+    "request": N_("Request for {d} days of cover"),
+    "blanks": N_("blanks"),
+    "none_used": N_("no blanks used in the last 7 days"),
+    "history": N_("Last {n} days: issued, spoiled and closing stock"),
+    "chain": N_("Ledger chain head (witness)"),
+    "entries": N_("entries"),
+    "signatures": N_("Operator / Head of office"),
+    "by_category": N_("Spoiled by cause"),
+    "voided": N_("of which voided after issue"),
+    "cat_chip_failed": N_("Chip failed"),
+    "cat_print_defect": N_("Print defect"),
+    "cat_damaged": N_("Physically damaged"),
+    "cat_jam": N_("Jammed, removed by hand"),
+    "cat_other": N_("Other (see reasons)"),
 }
+
+
+def labels(lang: str) -> dict[str, str]:
+    """:data:`LABELS` in ``lang`` (``id`` or ``en``)."""
+    sp = speaker(lang)
+    return {k: sp.gettext(v) for k, v in LABELS.items()}
+
 
 ACCOUNTS = ("stock", "in_printer", "issued", "spoiled_held", "spoiled_disposed", "lost")
 MOVES = (("received", "received"), ("adjusted", "adjusted"), ("picked", "picked"),
@@ -123,7 +123,7 @@ def _when(ts: str | None, r: DayReport) -> str | None:
 
 def render_text(r: DayReport, lang: str = "en") -> str:
     """A plain-text page for a terminal or a printer."""
-    t = LABELS[lang]
+    t = labels(lang)
     out = [f"{t['title']} - {t['station']} {r.station_id} - {t['date']} {r.day.isoformat()}",
            "", f"{t['balances']}:", f"  {t['account']:<26}{t['opening']:>10}{t['closing']:>10}"]
     for a in ACCOUNTS:
@@ -257,7 +257,7 @@ def _chart(r: DayReport, t: dict[str, str]) -> str:
 
 def render_html(r: DayReport, lang: str = "en") -> str:
     """One self-contained page (see the module docstring)."""
-    t = LABELS[lang]
+    t = labels(lang)
     e = html.escape
     ok = r.stock_identity_ok and r.station_identity_ok
     rows = "".join(f"<tr><td>{e(t[a])}</td><td class=n>{r.opening[a]:,}</td>"
