@@ -43,7 +43,8 @@ class _Daemon(AgentProcess):
     def __init__(self, root: Path, body: str) -> None:
         super().__init__(root / "station.toml", root / "state")
         self.config.write_text(f'[station]\nid = "bench"\nstate_dir = "{self.state}"\n'
-                               f"[stock]\nlow_threshold = 0\n{body}")
+                               f"[stock]\nlow_threshold = 0\n"
+                               f'[web]\nlisten = "127.0.0.1:0"\n{body}')
         self.start()
         self.api = self.client(60)
 

@@ -102,7 +102,8 @@ def _with_daemon(root: Path, state: str, env: dict[str, str], measure: Any) -> l
     from simulators.station.agent_process import AgentProcess
 
     config = root / "daemon.toml"
-    config.write_text(f'[station]\nid = "bench-01"\nstate_dir = "{state}"\n')
+    config.write_text(f'[station]\nid = "bench-01"\nstate_dir = "{state}"\n\n'
+                      '[web]\nlisten = "127.0.0.1:0"\n')
     agent = AgentProcess(config, Path(state), root / "daemon.log").start(env)
     try:
         values: list[float] = measure()
@@ -133,6 +134,7 @@ def _station(root: Path, state: str) -> _Station:
     uplink = f'\n[uplink]\nmqtt_url = "{mq.url}"\n' if mq else ""
     path = root / "station.toml"
     path.write_text(f'[station]\nid = "bench-01"\nstate_dir = "{state}"\n\n'
+                    '[web]\nlisten = "127.0.0.1:0"\n\n'
                     '[[printer]]\nid = "evolis-1"\nurl = "sim://evolis"\n\n'
                     '[[printer]]\nid = "magicard-1"\nurl = "sim://magicard"\n\n'
                     f'[network]\nprobe_url = "{server.url}/health"\n' + uplink)

@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         config = base / "station.toml"
         config.write_text(
             f'[station]\nid = "bench"\nstate_dir = "{state}"\n\n'
+            '[web]\nlisten = "127.0.0.1:0"\n\n'
             f'[cups]\nserver = "{cupsd.server}"\nbackend_dir = "{cupsd.backends}"\n\n'
             f'[[printer]]\nid = "ev"\nqueue = "wrapped"\nfamily = "evolis"\n'
             f'url = "{server.url}"\n')

@@ -28,7 +28,8 @@ def daemon() -> Iterator[AgentProcess]:
     with tempfile.TemporaryDirectory(prefix="sa-doc-") as root:
         base = Path(root)
         config = base / "station.toml"
-        config.write_text(f'[station]\nid = "office-7"\nstate_dir = "{base / "state"}"\n')
+        config.write_text(f'[station]\nid = "office-7"\nstate_dir = "{base / "state"}"\n\n'
+                          '[web]\nlisten = "127.0.0.1:0"\n')
         agent = AgentProcess(config, base / "state", base / "daemon.log")
         agent.start(cli_env())
         try:

@@ -300,6 +300,7 @@ class Campaign:
         config = self.root / "station.toml"
         config.write_text(
             f'[station]\nid = "{STATION_ID}"\nstate_dir = "{state}"\n\n'
+            '[web]\nlisten = "127.0.0.1:0"\n\n'
             f'[[printer]]\nid = "evolis-1"\nurl = "serial://{self.root / "evolis-1.tty"}"\n'
             'family = "evolis"\npoll_interval = 0.2\n\n'
             f'[[printer]]\nid = "magicard-1"\nurl = "serial://{self.root / "magicard-1.tty"}"\n'

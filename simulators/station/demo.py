@@ -152,6 +152,8 @@ def _config(state: Path, server_url: str, broker_url: str | None, cards: int, se
                     "clear_after": 2, "slow_ms": 800, "timeout": 1.0},
         "faults": {"raise_after": 1, "clear_after": 1},
         "stock": {"low_threshold": 100},
+        # The office console on a free port (printed when the day starts).
+        "web": {"listen": "127.0.0.1:0"},
     }
     if spool is not None:
         data["printer"].append({"id": "evolis-net", "queue": "ektp", "family": "evolis",
@@ -409,6 +411,9 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
             received += count
             day.note(f"delivery {batch}: {count} blanks")
         station.start()
+        if station.console is not None:
+            day.note(f"office console: {station.console.url} (add an account with "
+                     f"station-agent --state-dir {where} console user add NAME)")
         names = [f"job-{seed}-{i:05d}" for i in range(cards)]
         units = list(station.printers.values())
         spooled = cards // 3 if spool is not None else 0

@@ -10,6 +10,7 @@ operations), naming the logged-in account on each ledger entry.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,7 @@ SESSION_COOKIE = "sa_session"
 LANG_COOKIE = "sa_lang"
 LOGIN_COOKIE = "sa_login"
 _STATIC = Path(__file__).parent / "static"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -126,11 +128,11 @@ class Console:
             return post(self, req, session, self._speaker(req))
         if path == "/lang":
             return self._set_language(req)
-        if session is None:
-            return http.redirect("/login")
         get = _GETS.get(path)
         if get is None:
             return http.text(404, "no such page")
+        if session is None:
+            return http.redirect("/login")
         return get(self, req, session, self._speaker(req))
 
     # -- helpers -----------------------------------------------------------------------
@@ -178,7 +180,10 @@ class Console:
 
     def _login_page(self, req: Request, sp: Speaker, *, error: str | None = None,
                     status: int = 200) -> Response:
-        token = secrets.token_urlsafe(24)
+        # One token per browser: a second load of the page (another tab) keeps it.
+        token = req.cookies().get(LOGIN_COOKIE) or ""
+        if not _TOKEN.match(token):
+            token = secrets.token_urlsafe(24)
         resp = self.render("login.html", sp, None, status=status, login_token=token,
                            error=error)
         resp.headers.append(http.cookie(LOGIN_COOKIE, token))
@@ -190,6 +195,9 @@ class Console:
         token = req.cookies().get(LOGIN_COOKIE)
         if not token or not secrets.compare_digest(token, form.get("login_token", "")) \
                 or not self._same_origin(req):
+            self.log.warning("console login form refused", client=req.client,
+                             token=bool(token), origin=req.headers.get("origin", "")[:100],
+                             cookie=req.headers.get("cookie", "")[:300])
             return self._login_page(req, sp, status=403, error=sp.gettext(
                 "The login form is out of date: try again."))
         wait = self.throttle.wait_s(req.client)

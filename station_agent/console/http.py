@@ -89,7 +89,9 @@ class Response:
                 ("Content-Security-Policy", self.csp),
                 ("X-Content-Type-Options", "nosniff"),
                 ("X-Frame-Options", "DENY"),
-                ("Referrer-Policy", "no-referrer"),
+                # same-origin, not no-referrer: with no-referrer Chromium sends
+                # "Origin: null" on a form post, which the origin check refuses.
+                ("Referrer-Policy", "same-origin"),
                 ("Cache-Control", "no-store")]
         return base + self.headers
 

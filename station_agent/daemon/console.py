@@ -46,7 +46,7 @@ class StationBackend:
 
         report = self.station.ledger.read(lambda conn: build_report(
             conn, day, station_id=self.station_id))
-        return render(report, fmt, lang)
+        return render(report, fmt, lang, self.office)
 
     def metrics(self) -> str:
         st = self.station

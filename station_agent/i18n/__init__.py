@@ -37,3 +37,7 @@ __getattr__, __dir__ = exports(__name__, {
 })
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "Speaker", "speaker"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from station_agent.i18n.speakers import Speaker, speaker

@@ -7,11 +7,12 @@ fetches, so it opens and prints the same on an office PC without a network.
 from __future__ import annotations
 
 import csv
-import html
 import io
-from datetime import datetime
+from typing import Any
 
-from station_agent.i18n import N_, speaker
+import jinja2
+
+from station_agent.i18n import N_, Speaker, speaker
 from station_agent.report.model import DayReport
 
 #: The report's words in English, marked for the catalogues; :func:`labels` gives
@@ -95,66 +96,75 @@ MOVES = (("received", "received"), ("adjusted", "adjusted"), ("picked", "picked"
          ("lost_in_printer", "lost_in_printer"))
 
 
-def _identity(r: DayReport, t: dict[str, str]) -> str:
+def _identity(r: DayReport, t: dict[str, str], sp: Speaker) -> str:
     m = r.moved
-    return t["identity_line"].format(o=r.opening["stock"], r=m["received"],
-                                     a=f"{m['adjusted']:+d}", p=m["picked"],
-                                     w=m["lost_from_stock"], c=r.closing["stock"])
+    return t["identity_line"].format(o=sp.number(r.opening["stock"]),
+                                     r=sp.number(m["received"]), a=sp.signed(m["adjusted"]),
+                                     p=sp.number(m["picked"]), w=sp.number(m["lost_from_stock"]),
+                                     c=sp.number(r.closing["stock"]))
 
 
-def _forecast_lines(r: DayReport, t: dict[str, str]) -> list[tuple[str, str]]:
+def _forecast_lines(r: DayReport, t: dict[str, str], sp: Speaker) -> list[tuple[str, str]]:
+    request = (t["request"].format(d=r.cover_days),
+               f"{sp.number(r.request_quantity)} {t['blanks']}")
     if r.days_left is None:
-        return [(t["rate"], t["none_used"]),
-                (t["request"].format(d=r.cover_days), f"{r.request_quantity:,} {t['blanks']}")]
-    return [(t["rate"], f"{r.rate_per_day:.1f} {t['per_day']}"),
-            (t["days_left"], f"{r.days_left:.1f}"),
-            (t["runout"], r.runout_date.isoformat() if r.runout_date else "-"),
-            (t["request"].format(d=r.cover_days), f"{r.request_quantity:,} {t['blanks']}")]
+        return [(t["rate"], t["none_used"]), request]
+    return [(t["rate"], f"{sp.number(r.rate_per_day, 1)} {t['per_day']}"),
+            (t["days_left"], sp.number(r.days_left, 1)),
+            (t["runout"], sp.date(r.runout_date) if r.runout_date else "-"),
+            request]
 
 
-def _when(ts: str | None, r: DayReport) -> str | None:
-    """A stored UTC time as the office's local time without seconds: ``HH:MM`` on
-    the report's day, ``YYYY-MM-DD HH:MM`` on another."""
+def _when(ts: str | None, r: DayReport, sp: Speaker) -> str | None:
+    """A stored UTC time as the office's local time without seconds: the time of day
+    on the report's day, date and time on another."""
     if ts is None:
         return None
-    local = datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone()
-    return f"{local:%H:%M}" if local.date() == r.day else f"{local:%Y-%m-%d %H:%M}"
+    local = sp.local(ts)
+    return sp.time(local) if local.date() == r.day else sp.datetime(local)
+
+
+def _speaker(lang: str) -> Speaker:
+    """The report's language in this process's time zone (the office's: the CLI
+    and the daemon set it from the state directory)."""
+    return speaker(lang)
 
 
 def render_text(r: DayReport, lang: str = "en") -> str:
     """A plain-text page for a terminal or a printer."""
-    t = labels(lang)
-    out = [f"{t['title']} - {t['station']} {r.station_id} - {t['date']} {r.day.isoformat()}",
+    t, sp = labels(lang), _speaker(lang)
+    n = sp.number
+    out = [f"{t['title']} - {t['station']} {r.station_id} - {t['date']} {sp.date(r.day)}",
            "", f"{t['balances']}:", f"  {t['account']:<26}{t['opening']:>10}{t['closing']:>10}"]
     for a in ACCOUNTS:
-        out.append(f"  {t[a]:<26}{r.opening[a]:>10,}{r.closing[a]:>10,}")
+        out.append(f"  {t[a]:<26}{n(r.opening[a]):>10}{n(r.closing[a]):>10}")
     out += ["", f"{t['movements']}:"]
     for key, label in MOVES:
         value = r.moved[key]
-        out.append(f"  {t[label]:<34}{value:>+10,}" if key == "adjusted"
-                   else f"  {t[label]:<34}{value:>10,}")
+        out.append(f"  {t[label]:<34}{sp.signed(value) if key == 'adjusted' else n(value):>10}")
     out += ["", f"{t['by_category']}:"]
-    for cat, n in r.spoiled_by_category.items():
-        out.append(f"  {t['cat_' + cat]:<34}{n:>10,}")
+    for cat, count in r.spoiled_by_category.items():
+        out.append(f"  {t['cat_' + cat]:<34}{n(count):>10}")
     if r.moved.get("voided"):
-        out.append(f"  {t['voided']:<34}{r.moved['voided']:>10,}")
+        out.append(f"  {t['voided']:<34}{n(r.moved['voided']):>10}")
     ok = r.stock_identity_ok and r.station_identity_ok
-    out += ["", f"{t['identity']}: {_identity(r, t)} -> "
+    out += ["", f"{t['identity']}: {_identity(r, t, sp)} -> "
                 f"{t['balanced'] if ok else t['not_balanced']}", "", f"{t['faults']}:"]
     if not r.faults:
         out.append(f"  {t['no_faults']}")
     for f in r.faults:
-        out.append(f"  {f.source:<12} {f.code:<22} {f.severity:<9} {_when(f.raised_at, r)} -> "
-                   f"{_when(f.cleared_at, r) or t['still_active']} ({f.minutes:g} min)")
+        out.append(f"  {f.source:<12} {f.code:<22} {f.severity:<9} {_when(f.raised_at, r, sp)} "
+                   f"-> {_when(f.cleared_at, r, sp) or t['still_active']} "
+                   f"({n(f.minutes)} min)")
     for src, minutes in sorted(r.downtime_minutes.items()):
-        out.append(f"  {t['downtime']}: {src} {minutes:g} min")
-    out.append(f"  {t['network']}: {len(r.network_outages)} {t['outages']}, "
-               f"{r.network_down_minutes:g} {t['down_minutes']}")
-    busy = [(h, n) for h, n in enumerate(r.per_hour) if n]
-    out += ["", f"{t['per_hour']}: " + (", ".join(f"{h:02d}h {n}" for h, n in busy) or "-"),
+        out.append(f"  {t['downtime']}: {src} {n(minutes)} min")
+    out.append(f"  {t['network']}: {n(len(r.network_outages))} {t['outages']}, "
+               f"{n(r.network_down_minutes)} {t['down_minutes']}")
+    busy = [(h, c) for h, c in enumerate(r.per_hour) if c]
+    out += ["", f"{t['per_hour']}: " + (", ".join(f"{h:02d}h {n(c)}" for h, c in busy) or "-"),
             "", f"{t['forecast']}:"]
-    out += [f"  {k}: {v}" for k, v in _forecast_lines(r, t)]
-    out += ["", f"{t['chain']}: {r.chain_head[:24]}... ({r.entries:,} {t['entries']})"]
+    out += [f"  {k}: {v}" for k, v in _forecast_lines(r, t, sp)]
+    out += ["", f"{t['chain']}: {r.chain_head[:24]}... ({n(r.entries)} {t['entries']})"]
     return "\n".join(out)
 
 
@@ -213,113 +223,68 @@ svg { width: 100%; height: auto; } @media print { h2 { page-break-after: avoid; 
 """
 
 
-def _chart(r: DayReport, t: dict[str, str]) -> str:
-    """An inline SVG: daily issued/spoiled bars and the closing-stock line."""
+def _chart(r: DayReport, sp: Speaker) -> dict[str, Any]:
+    """The inline SVG's geometry: daily issued/spoiled bars and the closing-stock line
+    (the template draws it)."""
     w, h, pad = 640, 200, 30
     n = len(r.history) or 1
     top = max([d.issued + d.spoiled for d in r.history] + [1])
     stock_top = max([d.closing_stock for d in r.history] + [1])
     bw = (w - 2 * pad) / n
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h + 30}" '
-             f'role="img" aria-label="{html.escape(t["history"].format(n=n))}">',
-             f'<line x1="{pad}" y1="{h}" x2="{w - pad}" y2="{h}" stroke="#999"/>']
-    points = []
+    bars, points = [], []
     for i, d in enumerate(r.history):
         x = pad + i * bw
         hi = (h - pad) * d.issued / top
         hs = (h - pad) * d.spoiled / top
-        parts.append(f'<rect x="{x + 2:.1f}" y="{h - hi:.1f}" width="{bw - 4:.1f}" '
-                     f'height="{hi:.1f}" fill="#3a7bd5"><title>{d.day} {t["issued_day"]} '
-                     f'{d.issued}</title></rect>')
-        parts.append(f'<rect x="{x + 2:.1f}" y="{h - hi - hs:.1f}" width="{bw - 4:.1f}" '
-                     f'height="{hs:.1f}" fill="#d9534f"><title>{d.day} {t["spoiled"]} '
-                     f'{d.spoiled}</title></rect>')
+        bars.append({"x": f"{x + 2:.1f}", "width": f"{bw - 4:.1f}",
+                     "y_issued": f"{h - hi:.1f}", "h_issued": f"{hi:.1f}",
+                     "y_spoiled": f"{h - hi - hs:.1f}", "h_spoiled": f"{hs:.1f}",
+                     "mid": f"{x + bw / 2:.1f}", "label": d.day.strftime("%d/%m"),
+                     "day": sp.date(d.day), "issued": sp.number(d.issued),
+                     "spoiled": sp.number(d.spoiled)})
         points.append(f"{x + bw / 2:.1f},{h - (h - pad) * d.closing_stock / stock_top:.1f}")
-        parts.append(f'<text x="{x + bw / 2:.1f}" y="{h + 14}" font-size="9" '
-                     f'text-anchor="middle">{d.day.strftime("%d/%m")}</text>')
-    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#2b8a3e" '
-                 'stroke-width="2"/>')
-    # The stock line has its own scale, on the right; the bars' is on the left.
-    parts.append(f'<line x1="{w - pad}" y1="{pad}" x2="{w - pad}" y2="{h}" stroke="#2b8a3e"/>'
-                 f'<text x="{w - pad + 3}" y="{pad + 4}" font-size="9" fill="#2b8a3e">'
-                 f'{stock_top:,}</text><text x="{w - pad + 3}" y="{h}" font-size="9" '
-                 'fill="#2b8a3e">0</text>'
-                 f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h}" stroke="#999"/>'
-                 f'<text x="{pad - 3}" y="{pad + 4}" font-size="9" text-anchor="end">{top:,}'
-                 f'</text><text x="{pad - 3}" y="{h}" font-size="9" text-anchor="end">0</text>')
-    parts.append(f'<text x="{pad}" y="{h + 28}" font-size="9"><tspan fill="#3a7bd5">&#9632; '
-                 f'{html.escape(t["issued_day"])}</tspan>  <tspan fill="#d9534f">&#9632; '
-                 f'{html.escape(t["spoiled"])}</tspan>  <tspan fill="#2b8a3e">&#9472; '
-                 f'{html.escape(t["stock"])} (max {stock_top:,})</tspan></text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return {"w": w, "h": h, "pad": pad, "bars": bars, "points": " ".join(points),
+            "top": sp.number(top), "stock_top": sp.number(stock_top)}
 
 
-def render_html(r: DayReport, lang: str = "en") -> str:
-    """One self-contained page (see the module docstring)."""
-    t = labels(lang)
-    e = html.escape
-    ok = r.stock_identity_ok and r.station_identity_ok
-    rows = "".join(f"<tr><td>{e(t[a])}</td><td class=n>{r.opening[a]:,}</td>"
-                   f"<td class=n>{r.closing[a]:,}</td></tr>" for a in ACCOUNTS)
-    moves = "".join(f"<tr><td>{e(t[label])}</td><td class=n>"
-                    f"{r.moved[key]:+,}</td></tr>" if key == "adjusted" else
-                    f"<tr><td>{e(t[label])}</td><td class=n>{r.moved[key]:,}</td></tr>"
-                    for key, label in MOVES)
-    cats = "".join(f"<tr><td>{e(t['cat_' + c])}</td><td class=n>{n:,}</td></tr>"
-                   for c, n in r.spoiled_by_category.items())
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("station_agent.report", "templates"),
+                          autoescape=True, undefined=jinja2.StrictUndefined,
+                          trim_blocks=True, lstrip_blocks=True)
+
+
+def render_html(r: DayReport, lang: str = "en", office: str | None = None) -> str:
+    """One self-contained page (see the module docstring), from the Jinja2 template
+    ``templates/daily.html`` (every value escaped)."""
+    t, sp = labels(lang), _speaker(lang)
+    n = sp.number
+    moves = [(t[label], sp.signed(r.moved[key]) if key == "adjusted" else n(r.moved[key]))
+             for key, label in MOVES]
+    categories = [(t["cat_" + c], n(count)) for c, count in r.spoiled_by_category.items()]
     if r.moved.get("voided"):
-        cats += f"<tr><td>{e(t['voided'])}</td><td class=n>{r.moved['voided']:,}</td></tr>"
-    if r.faults:
-        faults = (f"<table><tr><th>{e(t['source'])}</th><th>{e(t['code'])}</th>"
-                  f"<th>{e(t['severity'])}</th><th>{e(t['raised'])}</th>"
-                  f"<th>{e(t['cleared'])}</th><th class=n>{e(t['minutes'])}</th></tr>"
-                  + "".join(f"<tr><td class=nw>{e(f.source)}</td><td class=nw>{e(f.code)}</td>"
-                            f"<td>{e(f.severity)}</td><td class=nw>{e(_when(f.raised_at, r) or '')}"
-                            f"</td><td class=nw>{e(_when(f.cleared_at, r) or t['still_active'])}"
-                            f"</td><td class=n>{f.minutes:g}</td></tr>" for f in r.faults)
-                  + "</table>")
-    else:
-        faults = f"<p>{e(t['no_faults'])}</p>"
-    down = "".join(f"<li>{e(t['downtime'])}: {e(src)} {m:g} min</li>"
-                   for src, m in sorted(r.downtime_minutes.items()))
-    net = (f"<li>{e(t['network'])}: {len(r.network_outages)} {e(t['outages'])}, "
-           f"{r.network_down_minutes:g} {e(t['down_minutes'])}</li>")
-    hours = "".join(f"<td class=n>{n}</td>" for n in r.per_hour)
-    heads = "".join(f"<th class=n>{h:02d}</th>" for h in range(24))
-    fc = "".join(f"<tr><td>{e(k)}</td><td class=n>{e(v)}</td></tr>"
-                 for k, v in _forecast_lines(r, t))
-    verdict = (f'<span class="ok">{e(t["balanced"])}</span>' if ok
-               else f'<span class="bad">{e(t["not_balanced"])}</span>')
-    return f"""<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<title>{e(t['title'])} {e(r.station_id)} {r.day.isoformat()}</title>
-<style>{_CSS}</style></head><body>
-<h1>{e(t['title'])}</h1>
-<p class="meta">{e(t['station'])} <b>{e(r.station_id)}</b> &middot; {e(t['date'])}
-<b>{r.day.isoformat()}</b> &middot; {e(t['generated'])} {e(r.generated_at)}</p>
-<h2>{e(t['balances'])}</h2>
-<table><tr><th>{e(t['account'])}</th><th class=n>{e(t['opening'])}</th>
-<th class=n>{e(t['closing'])}</th></tr>{rows}</table>
-<h2>{e(t['movements'])}</h2><table>{moves}</table>
-<h2>{e(t['by_category'])}</h2><table>{cats}</table>
-<p><b>{e(t['identity'])}:</b> {e(_identity(r, t))} &rarr; {verdict}</p>
-<h2>{e(t['faults'])}</h2>{faults}<ul>{down}{net}</ul>
-<h2>{e(t['per_hour'])}</h2><table class=hours><tr>{heads}</tr><tr>{hours}</tr></table>
-<h2>{e(t['forecast'])}</h2><table>{fc}</table>
-<h2>{e(t['history'].format(n=len(r.history)))}</h2>{_chart(r, t)}
-<p class="meta">{e(t['chain'])}: {e(r.chain_head)} ({r.entries:,} {e(t['entries'])})</p>
-<div class="sign"><div>{e(t['signatures'].split(' / ')[0])}</div>
-<div>{e(t['signatures'].split(' / ')[1])}</div></div>
-</body></html>
-"""
+        categories.append((t["voided"], n(r.moved["voided"])))
+    return _ENV.get_template("daily.html").render(
+        lang=lang, t=t, r=r, css=_CSS, office=office, day=sp.date(r.day),
+        generated=sp.datetime(r.generated_at),
+        balances=[(t[a], n(r.opening[a]), n(r.closing[a])) for a in ACCOUNTS],
+        moves=moves, categories=categories, identity=_identity(r, t, sp),
+        balanced=r.stock_identity_ok and r.station_identity_ok,
+        faults=[{"source": f.source, "code": f.code, "severity": f.severity,
+                 "raised": _when(f.raised_at, r, sp) or "",
+                 "cleared": _when(f.cleared_at, r, sp) or t["still_active"],
+                 "minutes": n(f.minutes)} for f in r.faults],
+        downtime=[(src, n(m)) for src, m in sorted(r.downtime_minutes.items())],
+        outages=n(len(r.network_outages)), down_minutes=n(r.network_down_minutes),
+        per_hour=[n(c) for c in r.per_hour],
+        forecast=_forecast_lines(r, t, sp),
+        history_title=t["history"].format(n=len(r.history)), chart=_chart(r, sp),
+        entries=n(r.entries), signatures=[*t["signatures"].split(" / ", 1), ""])
 
 
-def render(r: DayReport, fmt: str, lang: str) -> str:
+def render(r: DayReport, fmt: str, lang: str, office: str | None = None) -> str:
     """``fmt`` is text, csv or html."""
     if fmt == "csv":
         return render_csv(r)
     if fmt == "html":
-        return render_html(r, lang)
+        return render_html(r, lang, office)
     return render_text(r, lang)
 

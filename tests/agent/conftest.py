@@ -26,6 +26,9 @@ class Daemon(AgentProcess):
     def __init__(self, config_body: str, root: Path) -> None:
         self.root = root
         super().__init__(root / "station.toml", root / "state", root / "daemon.log")
+        if "[web]" not in config_body:
+            # The console on a free port: tests never take the well-known one.
+            config_body += '\n[web]\nlisten = "127.0.0.1:0"\n'
         self.config.write_text(f'[station]\nid = "test-01"\nstate_dir = "{self.state}"\n'
                                + config_body)
 

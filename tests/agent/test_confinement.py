@@ -24,6 +24,7 @@ def test_daemon_and_cli_write_only_in_the_state_dir(tmp_path: Path) -> None:
         d.mkdir()
     config = etc / "station.toml"
     config.write_text('[station]\nid = "s1"\nstate_dir = "../state"\n\n'
+                      '[web]\nlisten = "127.0.0.1:0"\n\n'
                       '[[printer]]\nid = "p1"\nurl = "sim://evolis?cards=20"\n')
     env = cli_env(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1",
                   PYTHONPATH=str(REPO))

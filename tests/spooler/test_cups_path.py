@@ -75,6 +75,7 @@ class Station:
         self.config = base / "station.toml"
         self.config.write_text(
             f'[station]\nid = "spool-test"\nstate_dir = "{self.state}"\n\n'
+            '[web]\nlisten = "127.0.0.1:0"\n\n'
             f'[cups]\nserver = "{self.cupsd.server}"\n'
             f'backend_dir = "{self.cupsd.backends}"\n\n'
             f'[[printer]]\nid = "ev-net"\nqueue = "ektp"\nfamily = "{family}"\n'
