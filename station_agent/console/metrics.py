@@ -95,9 +95,12 @@ def exposition(status: Mapping[str, Any], balances: Mapping[str, Any],
                        "Blanks written off as lost.").add(int(balances["lost"])))
     stock = status.get("stock") or {}
     if stock.get("days_left") is not None:
-        fams.append(Family(f"{PREFIX}_stock_days_left", "gauge",
-                           "Days of blank stock left at the trailing 7-day rate.")
-                    .add(float(stock["days_left"])))
+        # Prometheus' base unit for time is the second (promtool checks it):
+        # days of stock left = this / 86400.
+        fams.append(Family(f"{PREFIX}_stock_left_seconds", "gauge",
+                           "Time until the blank stock runs out at the trailing 7-day rate "
+                           "(days of stock left x 86400).")
+                    .add(float(stock["days_left"]) * 86400.0))
     fams.append(Family(f"{PREFIX}_stock_use_per_day", "gauge",
                        "Blanks used per day over the trailing 7 days.")
                 .add(float(stock.get("rate_per_day") or 0.0)))
