@@ -162,6 +162,36 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """``[notify]``: who is told what, and how (docs/NOTIFY.md)."""
+
+    #: A program run with the notification in its environment (no shell): argv.
+    command: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_secret_file: Path | None = None     # owner-only; sent in webhook_secret_header
+    webhook_secret_header: str = "X-Station-Agent-Secret"
+    smtp_url: str | None = None                 # smtp://host:587 (STARTTLS) or smtps://host
+    smtp_from: str | None = None
+    smtp_to: tuple[str, ...] = ()
+    smtp_credentials_file: Path | None = None   # owner-only: "user:password" on one line
+    #: CA file to verify the webhook's and the mail server's TLS (default: the system's).
+    cafile: Path | None = None
+    warn_days: float = 7.0          # tell when stock runs out within this many days
+    min_active: float = 300.0       # seconds an error/critical fault stays before it is told
+    outage_minutes: float = 15.0    # a server outage longer than this is told
+    daily_at: str | None = None     # "HH:MM" local time of the daily summary
+    rate_limit_minutes: float = 60.0   # at most one notification per code in this window
+    retry_seconds: float = 30.0     # first retry of a failed delivery; doubles up to 1 h
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The configured channels' names."""
+        return tuple(name for name, on in (("command", bool(self.command)),
+                                           ("webhook", self.webhook_url is not None),
+                                           ("email", self.smtp_url is not None)) if on)
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated ``station.toml``."""
 
@@ -183,6 +213,7 @@ class Config:
     stock: StockConfig = field(default_factory=StockConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     #: cupsd's domain socket or ``host:port`` (``[cups] server``); None: the system's.
     cups_server: str | None = None
     #: CUPS' backend directory (``[cups] backend_dir``), where the backend is installed.
@@ -307,7 +338,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     file = path.name
     top = _Table(file, "top level", data)
     top.only(("station", "printer", "reader", "network", "uplink", "stock", "faults", "cups",
-              "web"))
+              "web", "notify"))
     if "station" not in data:
         raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
     st = _Table(file, "[station]", data["station"])
@@ -412,6 +443,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     uplink = _uplink(file, path, data.get("uplink", {}))
     web = _web(file, data.get("web", {}))
+    notify = _notify(file, path, data.get("notify", {}))
 
     sk = _Table(file, "[stock]", data.get("stock", {}))
     sk.only(("low_threshold",))
@@ -420,7 +452,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
                   state_dir=(path.parent / state_dir).resolve() if state_dir else None,
                   api_group=api_group, timezone=timezone, language=language,
-                  office=office, region=region, web=web,
+                  office=office, region=region, web=web, notify=notify,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults,
                   cups_server=cups_server, cups_backend_dir=cups_backend_dir)
@@ -445,6 +477,82 @@ def _web(file: str, raw: object) -> WebConfig:
     return WebConfig(enabled=enabled, host=host, port=port,
                      hosts=tuple(h.lower() for h in hosts),
                      session_minutes=w.integer("session_minutes", 30, low=1, high=24 * 60))
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,253}$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _notify(file: str, path: Path, raw: object) -> NotifyConfig:
+    n = _Table(file, "[notify]", raw)
+    n.only(("command", "webhook_url", "webhook_secret_file", "webhook_secret_header",
+            "smtp_url", "smtp_from", "smtp_to", "smtp_credentials_file", "cafile",
+            "warn_days", "min_active", "outage_minutes", "daily_at", "rate_limit_minutes",
+            "retry_seconds"))
+    here = path.parent
+
+    def file_key(key: str, expected: str) -> Path | None:
+        value = n.text(key, expected)
+        return None if value is None else (here / value).resolve()
+
+    command: tuple[str, ...] = ()
+    if n.has("command"):
+        value = n.data["command"]
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, str) and v and "\x00" not in v for v in value) \
+                or not value[0].startswith("/"):
+            raise n.error("command", 'a list: an absolute program path and its arguments, '
+                                     'such as ["/usr/local/bin/notify-office"] (run without a '
+                                     "shell)")
+        command = tuple(value)
+    smtp_to: tuple[str, ...] = ()
+    if n.has("smtp_to"):
+        value = n.data["smtp_to"]
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, str) and _EMAIL.match(v) for v in value):
+            raise n.error("smtp_to", 'a list of e-mail addresses such as ["kepala@example.go.id"]')
+        smtp_to = tuple(value)
+    cfg = NotifyConfig(
+        command=command,
+        webhook_url=_network_url(n, "webhook_url", "https://ops.example/hooks/station",
+                                 ("http", "https")),
+        webhook_secret_file=file_key("webhook_secret_file",
+                                     "the path of a file holding the webhook's secret"),
+        webhook_secret_header=n.text("webhook_secret_header", "an HTTP header name",
+                                     pattern=_HEADER) or "X-Station-Agent-Secret",
+        smtp_url=_network_url(n, "smtp_url", "smtp://mail.example.go.id:587",
+                              ("smtp", "smtps")),
+        smtp_from=n.text("smtp_from", 'an e-mail address such as "ktp-kupang@example.go.id"',
+                         pattern=_EMAIL),
+        smtp_to=smtp_to,
+        smtp_credentials_file=file_key("smtp_credentials_file",
+                                       'the path of a file holding "user:password"'),
+        cafile=file_key("cafile", 'the path of a PEM CA file such as "ca.pem"'),
+        warn_days=n.number("warn_days", 7.0, low=0.5, high=365),
+        min_active=n.number("min_active", 300.0, low=0, high=86_400),
+        outage_minutes=n.number("outage_minutes", 15.0, low=0, high=10_080),
+        daily_at=n.text("daily_at", 'a local time "HH:MM" such as "16:30"', pattern=_HHMM),
+        rate_limit_minutes=n.number("rate_limit_minutes", 60.0, low=0, high=10_080),
+        retry_seconds=n.number("retry_seconds", 30.0, low=0.1, high=3600))
+    if cfg.smtp_url is not None and (cfg.smtp_from is None or not cfg.smtp_to):
+        raise BadInput(f"{file}: [notify] smtp_url needs smtp_from and smtp_to; add them or "
+                       "remove smtp_url")
+    if cfg.smtp_url is None and (cfg.smtp_from or cfg.smtp_to or cfg.smtp_credentials_file):
+        raise BadInput(f"{file}: [notify] smtp_from, smtp_to and smtp_credentials_file are "
+                       "set only with smtp_url; add smtp_url or remove them")
+    if cfg.webhook_url is None and cfg.webhook_secret_file is not None:
+        raise BadInput(f"{file}: [notify] webhook_secret_file is set only with webhook_url")
+    from station_agent.uplink.broker import check_private
+
+    for key, secret in (("webhook_secret_file", cfg.webhook_secret_file),
+                        ("smtp_credentials_file", cfg.smtp_credentials_file)):
+        if secret is not None:
+            try:
+                check_private(secret, f"[notify] {key}")
+            except BadInput as exc:
+                raise BadInput(f"{file}: {exc}") from None
+    return cfg
 
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from station_agent.ledger import Ledger, model, open_reader
-from station_agent.ledger.store import ledger_path
+from station_agent.ledger.store import SCHEMA_VERSION, ledger_path
 from station_agent.ledger.verification import verify
 from tests.helpers.legacy import downgrade_to_v5
 
@@ -45,7 +45,7 @@ def test_a_schema_5_ledger_is_upgraded_and_keeps_its_chain(state_dir: Path) -> N
     downgrade_to_v5(state_dir)
     with Ledger(state_dir) as led:
         led.record(replace(model.complete("j1"), actor="siti"))
-        assert led.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == 6
+        assert led.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION
     assert _verify(state_dir) == (True, None)
 
 

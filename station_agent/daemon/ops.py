@@ -89,6 +89,15 @@ def _today(st: Station, a: dict[str, Any]) -> dict[str, Any]:
     return st.ledger.read(read)
 
 
+def _notify_test(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    """Queue a test notification on every channel (``station-agent notify test``)."""
+    if st.notifier is None:
+        raise p.ApiError(p.BAD_REQUEST, "no [notify] channel is configured: add command, "
+                                        "webhook_url or smtp_url to [notify] and reload")
+    doc = st.notifier.test()
+    return {"id": doc["id"], "channels": [c.name for c in st.notifier.channels]}
+
+
 def _jobs(st: Station, a: dict[str, Any]) -> dict[str, Any]:
     try:
         return {"jobs": st.ledger.read(lambda c: joblog.for_day(
@@ -240,6 +249,8 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "ping": Operation({}, _ping),
     "status": Operation({}, _status),
     "blanks": Operation({}, _blanks),
+    # A test notification on every channel ([notify]).
+    "notify_test": Operation({}, _notify_test, writes=True),
     # The office's day: figures, outages, run-out date (the console's Today page).
     "today": Operation({}, _today),
     "faults": Operation({"history": (_BOOL, False)}, _faults),

@@ -54,6 +54,7 @@ from station_agent.ledger.stock import forecast
 from station_agent.network.probe import Prober
 from station_agent.network.watch import SOURCE as NETWORK
 from station_agent.network.watch import NetworkWatch
+from station_agent.notify.notifier import Notifier
 from station_agent.uplink.relay import Relay
 
 #: Seconds between stock checks.
@@ -139,6 +140,9 @@ class Station:
             self.bus.subscribe(listeners.relay_wake(self.relay), FAULT_CHANGED, ENTRIES)
 
         self.console: ConsoleServer | None = None
+        self.notifier: Notifier | None = None
+        if config.notify.channels:
+            self.notifier = Notifier(config, self.ledger, self._active_faults)
         self.stopping = threading.Event()
         self._inflight = 0
         self._idle = threading.Condition()
@@ -155,6 +159,8 @@ class Station:
             self.spooler_poller.start()
         if self.relay:
             self.relay.start()
+        if self.notifier:
+            self.notifier.start()
         if self.api:
             self.api.start()
             self.console = start_console(self)
@@ -177,6 +183,8 @@ class Station:
         for poller in self.pollers:
             poller.stop()
         stop_console(self, self.console)
+        if self.notifier:
+            self.notifier.stop()
         if self.api:
             self.api.stop()
         for device in self._devices():
@@ -277,7 +285,9 @@ class Station:
             network=network_section(self.config.network.probe_url,
                                     self.watch.last if self.watch else None,
                                     self.watch.in_outage if self.watch else False),
-            uplink=self.uplink_info())
+            uplink=self.uplink_info(),
+            notify=self.notifier.info() if self.notifier else None,
+            console=self.console.url if self.console else None)
 
     def _queue_device(self, pid: str) -> dict[str, Any]:
         pc = self.spooler.printers[pid]

@@ -37,7 +37,7 @@ LEDGER_FILE: Final = "ledger.db"
 LOCK_FILE: Final = "ledger.lock"
 #: ``PRAGMA application_id``: ASCII "SAGL" (station-agent ledger).
 APPLICATION_ID: Final = 0x5341474C
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -198,6 +198,24 @@ MIGRATIONS: Final = {
     5: (
         # The staff account that made an entry (the office console's login).
         "ALTER TABLE entries ADD COLUMN actor TEXT",
+    ),
+    6: (
+        # Notifications waiting for (or delivered to) each channel ([notify]):
+        # one row per notification and channel, its id the deduplication key.
+        """CREATE TABLE notifications (
+            id          TEXT NOT NULL,
+            channel     TEXT NOT NULL,
+            code        TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            doc         TEXT NOT NULL,
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            next_at     TEXT NOT NULL,
+            sent_at     TEXT,
+            last_error  TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (id, channel)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX notifications_due ON notifications (channel, sent_at, next_at)",
+        "CREATE INDEX notifications_by_code ON notifications (code, created_at)",
     ),
 }
 

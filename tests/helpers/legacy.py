@@ -32,10 +32,22 @@ def downgrade_to_v4(state_dir: Path) -> None:
         raw.close()
 
 
+def downgrade_to_v6(state_dir: Path) -> None:
+    """Remove schema 7 (the notification queue) from ``state_dir``'s ledger."""
+    raw = sqlite3.connect(ledger_path(state_dir))
+    try:
+        if raw.execute("PRAGMA user_version").fetchone()[0] < 7:
+            return
+        raw.executescript("DROP TABLE notifications; PRAGMA user_version=6;")
+    finally:
+        raw.close()
+
+
 def downgrade_to_v5(state_dir: Path) -> None:
-    """Remove schema 6 (the entries' ``actor``) from ``state_dir``'s ledger.
+    """Remove schemas 6 and 7 (the entries' ``actor``) from ``state_dir``'s ledger.
 
     Refuses a ledger holding an entry with an actor (schema 5 could not)."""
+    downgrade_to_v6(state_dir)
     raw = sqlite3.connect(ledger_path(state_dir))
     try:
         if raw.execute("PRAGMA user_version").fetchone()[0] < 6:
