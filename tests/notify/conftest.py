@@ -84,7 +84,7 @@ class WebhookPeer:
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:   # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 peer.posts.append(({k.lower(): v for k, v in self.headers.items()},
                                    json.loads(body)))
