@@ -1,11 +1,11 @@
 """Run every benchmark; each prints one JSON object per line.
 
 Options (``--dir``, ``--entries``, ``--commits``) go to the ledger benchmarks;
-``python -m bench.printer``, ``bench.reader``, ``bench.agent``, ``bench.uplink``, ``bench.cli``
-and ``bench.spooler`` run the others alone.
+``python -m bench.printer``, ``bench.reader``, ``bench.agent``, ``bench.uplink``,
+``bench.cli``, ``bench.spooler`` and ``bench.console`` run the others alone.
 """
 
-from bench import agent, cli, ledger, printer, reader, spooler, uplink
+from bench import agent, cli, console, ledger, printer, reader, spooler, uplink
 
 ledger.main()
 printer.main([])
@@ -14,3 +14,4 @@ agent.main([])
 uplink.main([])
 cli.main([])
 spooler.main([])
+console.main([])

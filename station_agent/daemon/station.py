@@ -162,8 +162,9 @@ class Station:
         if self.notifier:
             self.notifier.start()
         if self.api:
-            self.api.start()
+            # The console first: once the API answers, the daemon is ready, console too.
             self.console = start_console(self)
+            self.api.start()
         self.log.info("station started", printers=list(self.printers),
                       readers=list(self.readers), pid=os.getpid())
         return self
