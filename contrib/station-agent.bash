@@ -4,14 +4,17 @@
 
 _station_agent_subs() {
     case "$1" in
-        "") echo "run status faults blanks ledger jobs printer reader fleet report diag cups completion demo sim" ;;
+        "") echo "run status faults blanks ledger jobs printer reader fleet report diag cups console notify completion demo sim" ;;
         "faults") echo "clear" ;;
         "blanks") echo "receive dispose adjust write-off" ;;
-        "ledger") echo "verify export" ;;
+        "ledger") echo "verify export backup" ;;
         "jobs") echo "void resolve" ;;
         "printer") echo "info counters status clear" ;;
         "reader") echo "scan" ;;
         "cups") echo "install-backend wrap unwrap status" ;;
+        "console") echo "user" ;;
+        "console user") echo "add passwd remove list" ;;
+        "notify") echo "test" ;;
         "sim") echo "printer card server" ;;
     esac
 }
@@ -31,6 +34,7 @@ _station_agent_opts() {
         "ledger") echo "--help --state-dir --config" ;;
         "ledger verify") echo "--help --json --expect-head --state-dir --config" ;;
         "ledger export") echo "--help --format --output --state-dir --config" ;;
+        "ledger backup") echo "--help --force --json --state-dir --config" ;;
         "jobs") echo "--help --json --open --date --state-dir --config" ;;
         "jobs void") echo "--help --category --reason --json --state-dir --config" ;;
         "jobs resolve") echo "--help --outcome --category --reason --json --state-dir --config" ;;
@@ -49,6 +53,14 @@ _station_agent_opts() {
         "cups wrap") echo "--help --printer --json --state-dir --config" ;;
         "cups unwrap") echo "--help --json --state-dir --config" ;;
         "cups status") echo "--help --json --state-dir --config" ;;
+        "console") echo "--help --json --state-dir --config" ;;
+        "console user") echo "--help --state-dir --config" ;;
+        "console user add") echo "--help --password-stdin --state-dir --config" ;;
+        "console user passwd") echo "--help --password-stdin --state-dir --config" ;;
+        "console user remove") echo "--help --state-dir --config" ;;
+        "console user list") echo "--help --json --state-dir --config" ;;
+        "notify") echo "--help --json --state-dir --config" ;;
+        "notify test") echo "--help --json --state-dir --config" ;;
         "completion") echo "--help --state-dir --config" ;;
         "demo") echo "--help --seed --jobs --no-broker --state-dir --config" ;;
         "sim") echo "--help --state-dir --config" ;;
@@ -73,6 +85,7 @@ _station_agent_valued() {
         "ledger") echo "--state-dir --config" ;;
         "ledger verify") echo "--expect-head --state-dir --config" ;;
         "ledger export") echo "--format --output -o --state-dir --config" ;;
+        "ledger backup") echo "--state-dir --config" ;;
         "jobs") echo "--date --state-dir --config" ;;
         "jobs void") echo "--category --reason --state-dir --config" ;;
         "jobs resolve") echo "--outcome --category --reason --state-dir --config" ;;
@@ -91,6 +104,14 @@ _station_agent_valued() {
         "cups wrap") echo "--printer --state-dir --config" ;;
         "cups unwrap") echo "--state-dir --config" ;;
         "cups status") echo "--state-dir --config" ;;
+        "console") echo "--state-dir --config" ;;
+        "console user") echo "--state-dir --config" ;;
+        "console user add") echo "--state-dir --config" ;;
+        "console user passwd") echo "--state-dir --config" ;;
+        "console user remove") echo "--state-dir --config" ;;
+        "console user list") echo "--state-dir --config" ;;
+        "notify") echo "--state-dir --config" ;;
+        "notify test") echo "--state-dir --config" ;;
         "completion") echo "--state-dir --config" ;;
         "demo") echo "--seed --jobs --state-dir --config" ;;
         "sim") echo "--state-dir --config" ;;

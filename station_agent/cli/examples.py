@@ -87,6 +87,38 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "ledger verify": (
         "station-agent ledger verify --json          # exit 1 if the chain is broken",
     ),
+    "ledger backup": (
+        "station-agent ledger backup /media/usb/ledger-2026-11-28.db   # verified before done",
+        "station-agent ledger backup /var/backups/ledger.db --force   # replace last night's",
+    ),
+    "console": (
+        "station-agent console                       # where the office console is",
+        "station-agent console user add siti         # asks for her password twice",
+    ),
+    "console user": (
+        "station-agent console user add siti",
+        "station-agent console user list",
+    ),
+    "console user add": (
+        "station-agent console user add siti         # asks for the password twice",
+        "station-agent console user add budi --password-stdin   # from a script, one line",
+    ),
+    "console user passwd": (
+        "station-agent console user passwd siti",
+    ),
+    "console user remove": (
+        "station-agent console user remove budi      # left the office",
+    ),
+    "console user list": (
+        "station-agent console user list --json",
+    ),
+    "notify": (
+        "station-agent notify                        # what was told, what waits and why",
+        "station-agent notify --json",
+    ),
+    "notify test": (
+        "station-agent notify test                   # one test message on every channel",
+    ),
     "ledger export": (
         "station-agent ledger export --format csv --output ledger.csv",
         "station-agent ledger export --format jsonl",

@@ -101,6 +101,8 @@ def mark_sent(conn: sqlite3.Connection, seqs: Iterable[int], at: str) -> int:
     for seq in seqs:
         marked += conn.execute("UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
                                (at, seq)).rowcount
+    if marked and _counts_sent(conn):
+        conn.execute("UPDATE state SET outbox_sent = outbox_sent + ?", (marked,))
     # Everything below the oldest unsent row, except the newest KEEP_SENT.
     conn.execute("DELETE FROM outbox WHERE seq < ? AND sent_at IS NOT NULL",
                  (_oldest_unsent(conn) - KEEP_SENT,))
@@ -132,15 +134,27 @@ class Backlog:
 
 
 def backlog(conn: sqlite3.Connection) -> Backlog:
-    """The backlog (zero on a ledger without an outbox)."""
+    """The backlog (zero on a ledger without an outbox): the newest event number
+    minus the events ever acknowledged (schema 7 keeps that count), so it costs
+    a few row reads however long the link has been down."""
     if not has_outbox(conn):
         return Backlog(0, None, 0)
     first = conn.execute("SELECT seq, created_at FROM outbox WHERE sent_at IS NULL "
                          "ORDER BY seq LIMIT 1").fetchone()
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    last = int(row[0]) if row else 0
     count, oldest = 0, None
     if first is not None:
         oldest = first[1]
-        (count,) = conn.execute("SELECT count(*) FROM outbox WHERE seq >= ? AND "
-                                "sent_at IS NULL", (first[0],)).fetchone()
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-    return Backlog(int(count), oldest, int(row[0]) if row else 0)
+        if _counts_sent(conn):
+            (sent,) = conn.execute("SELECT outbox_sent FROM state").fetchone()
+            count = last - int(sent)
+        else:   # a ledger not yet upgraded, read by an older-schema reader
+            (count,) = conn.execute("SELECT count(*) FROM outbox WHERE seq >= ? AND "
+                                    "sent_at IS NULL", (first[0],)).fetchone()
+    return Backlog(int(count), oldest, last)
+
+
+def _counts_sent(conn: sqlite3.Connection) -> bool:
+    """Whether the state row keeps ``outbox_sent`` (schema 7 and later)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0]) >= 7

@@ -216,6 +216,14 @@ MIGRATIONS: Final = {
         ) WITHOUT ROWID""",
         "CREATE INDEX notifications_due ON notifications (channel, sent_at, next_at)",
         "CREATE INDEX notifications_by_code ON notifications (code, created_at)",
+        # Outbox events ever acknowledged, kept by mark_sent (not on the commit
+        # path): the backlog is the newest event number minus this, one row
+        # read instead of counting a million unsent rows (a station without
+        # an uplink).
+        "ALTER TABLE state ADD COLUMN outbox_sent INTEGER NOT NULL DEFAULT 0",
+        """UPDATE state SET outbox_sent =
+               COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)
+               - (SELECT count(*) FROM outbox WHERE sent_at IS NULL)""",
     ),
 }
 

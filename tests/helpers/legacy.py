@@ -33,12 +33,13 @@ def downgrade_to_v4(state_dir: Path) -> None:
 
 
 def downgrade_to_v6(state_dir: Path) -> None:
-    """Remove schema 7 (the notification queue) from ``state_dir``'s ledger."""
+    """Remove schema 7 (the notification queue, the outbox's sent count)."""
     raw = sqlite3.connect(ledger_path(state_dir))
     try:
         if raw.execute("PRAGMA user_version").fetchone()[0] < 7:
             return
-        raw.executescript("DROP TABLE notifications; PRAGMA user_version=6;")
+        raw.executescript("DROP TABLE notifications; ALTER TABLE state DROP COLUMN outbox_sent;"
+                          "PRAGMA user_version=6;")
     finally:
         raw.close()
 

@@ -113,3 +113,28 @@ def test_a_ledger_from_before_the_outbox_queues_its_history(state_dir: Path) -> 
             [1, 2, 3, 4, 5]
         led.record(model.pick("j9"))
         assert led.read(ob.backlog).count == 6
+
+
+def test_the_backlog_count_is_exact_through_sends_and_an_upgrade(state_dir: Path) -> None:
+    """The backlog is the newest event number minus the events ever acknowledged
+    (schema 7): it equals a count of the unsent rows, before and after a ledger of
+    schema 6 is upgraded, whatever order acknowledgements come in."""
+    from tests.helpers.legacy import downgrade_to_v6
+
+    def unsent(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+                                ).fetchone()[0])
+
+    with Ledger(state_dir) as led:
+        led.record(model.receive("B1", 100))
+        led.record_many([model.pick(f"j{i}") for i in range(30)])
+        led.write(lambda c: ob.mark_sent(c, [3, 1, 7, 2, 7], "t"))
+        assert led.read(ob.backlog).count == led.read(unsent) == 27
+    downgrade_to_v6(state_dir)
+    with Ledger(state_dir) as led:
+        assert led.read(ob.backlog).count == led.read(unsent) == 27
+        led.write(lambda c: ob.mark_sent(c, range(10, 20), "t"))
+        led.record(model.pick("j99"))
+        assert led.read(ob.backlog).count == led.read(unsent) == 18
+        led.write(lambda c: ob.mark_sent(c, range(1, 40), "t"))
+        assert led.read(ob.backlog).count == led.read(unsent) == 0
