@@ -152,7 +152,7 @@ def _commits_per_s(agent: AgentProcess, n: int, tag: str) -> float:
         return n / (time.perf_counter() - t)
 
 
-def enqueue_cost(root: Path, commits: int, rounds: int = 3) -> None:
+def enqueue_cost(root: Path, commits: int, rounds: int = 10) -> None:
     for sub in ("plain", "notify"):
         (root / sub).mkdir(parents=True)
     quiet = _daemon(root / "plain", root / "plain" / "state", "[stock]\nlow_threshold = 0\n")
@@ -164,14 +164,17 @@ def enqueue_cost(root: Path, commits: int, rounds: int = 3) -> None:
                    'daily_at = "00:00"\nmin_active = 0\nrate_limit_minutes = 0\n')
     try:
         with_, without = [], []
-        for r in range(rounds):
-            without.append(_commits_per_s(quiet, commits, f"r{r}"))
-            with_.append(_commits_per_s(busy, commits, f"r{r}"))
+        for r in range(rounds):   # ABBA order: a drift of the disk's speed weighs on both
+            pair = [(without, quiet), (with_, busy)]
+            for out, agent in (pair if r % 2 == 0 else pair[::-1]):
+                out.append(_commits_per_s(agent, commits, f"r{r}"))
         w, wo = statistics.median(with_), statistics.median(without)
+        ratios = sorted(a / b for a, b in zip(with_, without, strict=True))
         with ApiClient(busy.state / "agent.sock", 60) as api:
             told = api.call("status")["notify"]
         emit("notify.enqueue_cost", w, "commits/s", wo, w / wo, target_ratio=0.95,
-             rounds=rounds, commits=commits, channels=told["channels"],
+             rounds=rounds, commits=commits, pair_ratios=[round(x, 3) for x in ratios],
+             channels=told["channels"],
              notifications_pending=told["pending"])
     finally:
         quiet.stop()
@@ -182,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.console")
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--commits", type=int, default=1500)
+    ap.add_argument("--commits", type=int, default=800)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sa-bench-con-") as d:
         page_p99(Path(d) / "page", args.entries, args.requests)

@@ -22,6 +22,7 @@ holds back only its own queue.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -32,8 +33,9 @@ from station_agent import clock, logs
 from station_agent.config import Config
 from station_agent.faults.codes import CRITICAL, ERROR
 from station_agent.i18n import speaker
-from station_agent.ledger import Ledger, daily, faultlog, notices
+from station_agent.ledger import Ledger, daily, faultlog, notices, open_reader, read_balances
 from station_agent.ledger.stock import forecast
+from station_agent.ledger.store import end_read
 from station_agent.notify import messages
 from station_agent.notify.channels import Channel, DeliveryFailed, channels
 
@@ -73,6 +75,7 @@ class Notifier:
         self._stop = threading.Event()
         self._wake = {c.name: threading.Event() for c in self.channels}
         self._threads: list[threading.Thread] = []
+        self._conn: sqlite3.Connection | None = None
         self.suppressed = 0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -93,6 +96,9 @@ class Notifier:
             event.set()
         for t in self._threads:
             t.join(timeout=20)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     # -- what to tell --------------------------------------------------------------------
 
@@ -106,12 +112,28 @@ class Notifier:
     def check(self, now: datetime | None = None) -> list[str]:
         """Enqueue whatever is due now; the ids enqueued."""
         now = now or clock.now()
+        conn = self._reader()
+        conn.execute("BEGIN")   # one consistent snapshot; a WAL reader never blocks commits
+        try:
+            docs = self._due(conn, now)
+        finally:
+            end_read(conn)
+        return [doc["id"] for doc in docs if self.enqueue(doc, now)]
+
+    def _reader(self) -> sqlite3.Connection:
+        """The trigger checks' own read-only connection (not the writer's: their
+        reads must not queue behind, or hold up, the ledger's commits)."""
+        if self._conn is None:
+            self._conn = open_reader(self.ledger.state_dir)
+        return self._conn
+
+    def _due(self, conn: sqlite3.Connection, now: datetime) -> list[dict[str, Any]]:
         stamp = _ts(now)
         local_day = now.astimezone().date().isoformat()
         faults = self.active_faults()
         docs: list[dict[str, Any]] = []
-        b = self.ledger.balances()
-        outlook = self.ledger.read(lambda conn: forecast(conn, b.stock, now))
+        b = read_balances(conn)
+        outlook = forecast(conn, b.stock, now)
         run_out = (None if outlook.days_left is None else
                    (now.astimezone() + timedelta(days=outlook.days_left)).date().isoformat())
         for f in faults:
@@ -128,31 +150,29 @@ class Notifier:
             docs.append(messages.runout(self.station, day=local_day, stock=b.stock,
                                         days_left=outlook.days_left, run_out=run_out,
                                         rate=outlook.rate, now=stamp))
-        docs += self._cleared(faults, stamp)
-        docs += self._outages(now, stamp)
+        docs += self._cleared(conn, faults, stamp)
+        docs += self._outages(conn, now, stamp)
         if self.cfg.daily_at is not None:
             hh, mm = (int(x) for x in self.cfg.daily_at.split(":"))
             local = now.astimezone()
             if local.time() >= time(hh, mm):
-                figures = self.ledger.read(lambda conn: daily.today(conn, now))
+                figures = daily.today(conn, now)
                 docs.append(messages.daily(self.station, day=local_day, figures=figures,
                                            stock=b.stock, days_left=outlook.days_left,
                                            faults=len(faults), now=stamp))
-        return [doc["id"] for doc in docs if self.enqueue(doc, now)]
+        return docs
 
-    def _cleared(self, active: list[dict[str, Any]], stamp: str) -> list[dict[str, Any]]:
+    def _cleared(self, conn: sqlite3.Connection, active: list[dict[str, Any]], stamp: str
+                 ) -> list[dict[str, Any]]:
         """``fault_cleared`` for each told fault no longer active."""
         live = {(f["source"], f["code"], f["raised_at"]) for f in active}
 
-        def told(conn: Any) -> list[dict[str, Any]]:
-            rows = conn.execute(
-                "SELECT DISTINCT doc FROM notifications WHERE code LIKE 'fault:%' AND id NOT "
-                "IN (SELECT 'fault:' || substr(id, 15) FROM notifications WHERE code LIKE "
-                "'fault_cleared:%')").fetchall()
-            return [json.loads(r[0])["facts"] for r in rows]
-
+        rows = conn.execute(
+            "SELECT DISTINCT doc FROM notifications WHERE code LIKE 'fault:%' AND id NOT "
+            "IN (SELECT 'fault:' || substr(id, 15) FROM notifications WHERE code LIKE "
+            "'fault_cleared:%')").fetchall()
         out = []
-        for facts in self.ledger.read(told):
+        for facts in (json.loads(r[0])["facts"] for r in rows):
             key = (facts["source"], facts["fault"], facts["raised_at"])
             if key in live:
                 continue
@@ -160,9 +180,10 @@ class Notifier:
             out.append(messages.fault_cleared(self.station, f, cleared_at=stamp, now=stamp))
         return out
 
-    def _outages(self, now: datetime, stamp: str) -> list[dict[str, Any]]:
+    def _outages(self, conn: sqlite3.Connection, now: datetime, stamp: str
+                 ) -> list[dict[str, Any]]:
         out = []
-        for o in self.ledger.read(lambda conn: faultlog.outages(conn, None)):
+        for o in faultlog.outages(conn, None):
             if o.ended_at is not None:
                 continue
             minutes = (now - _parse(o.started_at)).total_seconds() / 60
