@@ -91,10 +91,12 @@ class Console:
             return http.text(500, "internal error: the station's log has the details")
 
     def _handle(self, req: Request) -> Response:
+        sp = self._speaker(req)
         host = _host_name(req.headers.get("host", ""))
         if host not in self.allowed_hosts:
-            return http.text(421, "this console does not answer to that host name: open it "
-                                  "by one of the names in [web] hosts")
+            return http.text(421, sp.gettext(
+                "This console does not answer to that host name: open it by one of the "
+                "names in [web] hosts."))
         if req.method not in ("GET", "HEAD", "POST"):
             return http.text(405, "method not allowed")
         if len(req.body) > http.MAX_BODY:
@@ -107,25 +109,27 @@ class Console:
             if path.startswith("/static/"):
                 return self._static(path[len("/static/"):])
             if path == "/login":
-                return self._login_page(req, self._speaker(req))
+                return self._login_page(req, sp)
         elif path == "/login":
             return self._login(req)
         session = self.sessions.get(req.cookies().get(SESSION_COOKIE))
         if req.method == "POST":
             if session is None:
-                return http.text(403, "not logged in (or the session expired): log in again; "
-                                      "nothing was recorded")
+                return http.text(403, sp.gettext(
+                    "Not logged in, or the session expired: log in again. Nothing was "
+                    "recorded."))
             if not self._same_origin(req):
-                return http.text(403, "the form came from another site: nothing was recorded")
+                return http.text(403, sp.gettext(
+                    "The form came from another site. Nothing was recorded."))
             form = req.form()
             if not session.csrf_ok(form.get("csrf")):
-                return http.text(403, "the form is out of date (missing or wrong security "
-                                      "token): reload the page and try again; nothing was "
-                                      "recorded")
+                return http.text(403, sp.gettext(
+                    "The form is out of date (its security token is missing or wrong): reload "
+                    "the page and try again. Nothing was recorded."))
             post = _POSTS.get(path)
             if post is None:
                 return http.text(404, "no such form")
-            return post(self, req, session, self._speaker(req))
+            return post(self, req, session, sp)
         if path == "/lang":
             return self._set_language(req)
         get = _GETS.get(path)
@@ -133,7 +137,7 @@ class Console:
             return http.text(404, "no such page")
         if session is None:
             return http.redirect("/login")
-        return get(self, req, session, self._speaker(req))
+        return get(self, req, session, sp)
 
     # -- helpers -----------------------------------------------------------------------
 
