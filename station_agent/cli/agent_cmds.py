@@ -136,6 +136,13 @@ def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
                  + (f" - {up['state']}" if up.get("state") else "") + f"; {queued}")
     if up.get("error"):
         lines.append(f"  {up['error']}")
+    told = doc.get("notify") or {}
+    if told.get("channels"):
+        lines.append(f"notify: {', '.join(told['channels'])}; "
+                     + (f"{told['pending']:,} waiting to be delivered" if told.get("pending")
+                        else "nothing waiting"))
+    if doc.get("console"):
+        lines.append(f"console: {doc['console']}")
     return "\n".join(lines)
 
 
