@@ -70,15 +70,15 @@ class Daemon(AgentProcess):
 
 @pytest.fixture
 def daemons() -> Iterator[Any]:
-    """``daemons(config_body)`` -> a :class:`Daemon` (not started); all stopped after.
-    State lives in a short /tmp dir (Unix socket paths are limited)."""
+    """``daemons(config_body, cls=Daemon)`` -> a daemon (not started); all stopped
+    after. State lives in a short /tmp dir (Unix socket paths are limited)."""
     made: list[Daemon] = []
     roots: list[tempfile.TemporaryDirectory[str]] = []
 
-    def make(config_body: str) -> Daemon:
+    def make(config_body: str, cls: type[Daemon] = Daemon) -> Daemon:
         root = tempfile.TemporaryDirectory(prefix="sa-")
         roots.append(root)
-        d = Daemon(config_body, Path(root.name))
+        d = cls(config_body, Path(root.name))
         made.append(d)
         return d
 

@@ -7,8 +7,6 @@ import http.client
 import re
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.agent.conftest import Daemon
+from tests.agent.conftest import Daemon, daemons  # noqa: F401 (the daemon fixture)
 from tests.conftest import REPO, cli_env
 
 USER, PASSWORD = "siti", "rahasia-123"
@@ -104,24 +102,15 @@ class ConsoleDaemon(Daemon):
 
 
 @pytest.fixture
-def console_daemon() -> Iterator[Any]:
+def console_daemon(request: pytest.FixtureRequest) -> Any:
     """``console_daemon(body="", web="")`` -> a started :class:`ConsoleDaemon` with the
-    account siti; stopped after the test."""
-    made: list[ConsoleDaemon] = []
-    roots: list[tempfile.TemporaryDirectory[str]] = []
+    account siti (stopped after the test, as every daemon of ``daemons``)."""
+    daemons = request.getfixturevalue("daemons")
 
     def make(body: str = "", web: str = "") -> ConsoleDaemon:
-        root = tempfile.TemporaryDirectory(prefix="sa-con-")
-        roots.append(root)
-        d = ConsoleDaemon(body + f'\n[web]\nlisten = "127.0.0.1:0"\n{web}', Path(root.name))
-        made.append(d)
+        d = daemons(body + f'\n[web]\nlisten = "127.0.0.1:0"\n{web}', cls=ConsoleDaemon)
         add_account(d.config)
         d.start()
-        return d
+        return d  # type: ignore[no-any-return]
 
-    yield make
-    for d in made:
-        if d.proc is not None:
-            d.stop()
-    for r in roots:
-        r.cleanup()
+    return make
