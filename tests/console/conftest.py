@@ -105,10 +105,10 @@ class ConsoleDaemon(Daemon):
 def console_daemon(request: pytest.FixtureRequest) -> Any:
     """``console_daemon(body="", web="")`` -> a started :class:`ConsoleDaemon` with the
     account siti (stopped after the test, as every daemon of ``daemons``)."""
-    daemons = request.getfixturevalue("daemons")
+    make_daemon = request.getfixturevalue("daemons")
 
     def make(body: str = "", web: str = "") -> ConsoleDaemon:
-        d = daemons(body + f'\n[web]\nlisten = "127.0.0.1:0"\n{web}', cls=ConsoleDaemon)
+        d = make_daemon(body + f'\n[web]\nlisten = "127.0.0.1:0"\n{web}', cls=ConsoleDaemon)
         add_account(d.config)
         d.start()
         return d  # type: ignore[no-any-return]
