@@ -19,7 +19,8 @@ from station_agent.ledger.model import Entry, Transfer
 
 #: Every text field of an entry, by what it may hold. A new text field fails
 #: test_every_text_field_is_classified until it is added here (and validated).
-OPAQUE = ("idem_id", "batch_id", "job_id", "device", "first_serial")
+# actor: the staff account that made an entry (a login name, never a citizen).
+OPAQUE = ("idem_id", "batch_id", "job_id", "device", "first_serial", "actor")
 BOUNDED_TEXT = {"reason": 500, "reference": 500}
 MACHINE = ("ts", "kind", "src", "dst", "prev_hash", "hash")   # set by the ledger itself
 CLOSED = ("category",)   # one keyword of a closed list (model.CATEGORIES)
