@@ -46,7 +46,7 @@ _station_agent_opts() {
         "reader") echo "--help --state-dir --config" ;;
         "reader scan") echo "--help --url --reader --atr --select-sw --json --state-dir --config" ;;
         "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json --state-dir --config" ;;
-        "report") echo "--help --date --format --lang --output --cover-days --json --state-dir --config" ;;
+        "report") echo "--help --date --month --format --lang --output --cover-days --json --state-dir --config" ;;
         "diag") echo "--help --json --timeout --state-dir --config" ;;
         "cups") echo "--help --state-dir --config" ;;
         "cups install-backend") echo "--help --backend-dir --state-dir --config" ;;
@@ -97,7 +97,7 @@ _station_agent_valued() {
         "reader") echo "--state-dir --config" ;;
         "reader scan") echo "--url --reader --atr --select-sw --state-dir --config" ;;
         "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --state-dir --config" ;;
-        "report") echo "--date --format --lang --output --cover-days --state-dir --config" ;;
+        "report") echo "--date --month --format --lang --output --cover-days --state-dir --config" ;;
         "diag") echo "--timeout --state-dir --config" ;;
         "cups") echo "--state-dir --config" ;;
         "cups install-backend") echo "--backend-dir --state-dir --config" ;;

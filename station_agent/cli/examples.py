@@ -172,6 +172,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "station-agent report --date 2026-11-23 --format html --lang id "
         "--output ba-2026-11-23.html",
         "station-agent report --format csv --output today.csv",
+        "station-agent report --month 2026-11 --format html --output rekap-2026-11.html",
     ),
     "diag": (
         "station-agent diag",

@@ -15,11 +15,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     "identity shown balanced; faults and downtime per device and for the "
                     "network; cards per hour; days of stock left at the trailing 7-day "
                     "rate, the run-out date and the quantity to request.")
-    p.add_argument("--date", default="today", metavar="D",
-                   help="the day: YYYY-MM-DD, today or yesterday (default: today, local time)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--date", default="today", metavar="D",
+                      help="the day: YYYY-MM-DD, today or yesterday (default: today, local "
+                           "time)")
+    when.add_argument("--month", metavar="YYYY-MM",
+                      help="the monthly recapitulation of this month instead (Indonesian "
+                           "unless --lang en)")
     p.add_argument("--format", choices=("text", "csv", "html"), default="text")
-    p.add_argument("--lang", choices=("en", "id"), default="en",
-                   help="labels for text and html: en (English) or id (Bahasa Indonesia)")
+    p.add_argument("--lang", choices=("en", "id"), default=None,
+                   help="labels for text and html: en (English) or id (Bahasa Indonesia); "
+                        "default en for a day, id for a month")
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--cover-days", type=int, default=30, metavar="N",
                    help="days of stock the suggested request should cover (default 30)")
@@ -53,6 +59,9 @@ def cmd_report(args: argparse.Namespace, state_dir: Path) -> int:
 
     if not 1 <= args.cover_days <= 3650:
         raise BadInput("--cover-days: expected a whole number of days from 1 to 3650")
+    if args.month is not None:
+        return _month(args, state_dir)
+    args.lang = args.lang or "en"
     day = parse_day(args.date)
     conn = open_reader(state_dir)
     try:
@@ -76,3 +85,55 @@ def cmd_report(args: argparse.Namespace, state_dir: Path) -> int:
         print(text, end="" if text.endswith("\n") else "\n")
     ok = report.stock_identity_ok and report.station_identity_ok
     return 0 if ok else 1
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """``YYYY-MM`` -> (year, month); BadInput otherwise."""
+    import re
+
+    from station_agent.errors import BadInput
+
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
+        raise BadInput(f"--month {text[:20]!r}: expected YYYY-MM, such as 2026-11")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _month(args: argparse.Namespace, state_dir: Path) -> int:
+    """``report --month YYYY-MM``."""
+    from station_agent.cli.output import emit_json
+    from station_agent.errors import OperationFailed
+    from station_agent.ledger.store import open_reader, read_meta
+    from station_agent.report.month import build_month
+    from station_agent.report.month_render import render_month
+
+    year, month = parse_month(args.month)
+    office = region = None
+    from station_agent.config import load_config
+    from station_agent.paths import config_path
+
+    path, named = config_path(args.config)
+    if named or path.exists():   # the header names the office and region when configured
+        cfg = load_config(path)
+        office, region = cfg.office, cfg.region
+    conn = open_reader(state_dir)
+    try:
+        station = read_meta(conn).get("station_id") or "?"
+        report = build_month(conn, year, month, station_id=station, office=office,
+                             region=region)
+    finally:
+        conn.close()
+    if args.json:
+        emit_json(report.as_dict())
+        return 0
+    text = render_month(report, args.format, args.lang or "id")
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OperationFailed(f"cannot write {args.output} ({exc.strerror}): choose a "
+                                  "writable path") from None
+        print(f"recapitulation of {report.label} written to {Path(args.output).resolve()}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0 if report.stock_identity_ok and report.station_identity_ok else 1

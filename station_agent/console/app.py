@@ -37,6 +37,7 @@ LANG_COOKIE = "sa_lang"
 LOGIN_COOKIE = "sa_login"
 _STATIC = Path(__file__).parent / "static"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -54,6 +55,9 @@ class Backend(Protocol):
 
     def daily_report(self, day: date, fmt: str, lang: str) -> str:
         """The day's reconciliation as ``html``, ``csv`` or ``text``."""
+
+    def monthly_report(self, year: int, month: int, fmt: str, lang: str) -> str:
+        """The month's recapitulation as ``html``, ``csv`` or ``text``."""
 
     def metrics(self) -> str:
         """``/metrics`` in the Prometheus text exposition format."""
@@ -254,7 +258,7 @@ class Console:
 
     def _reports(self, req: Request, session: Session, sp: Speaker) -> Response:
         return self.render("reports.html", sp, session, page="reports",
-                           today=self.view.today_date())
+                           today=self.view.today_date(), month=self.view.today_date()[:7])
 
     def _daily_report(self, req: Request, session: Session, sp: Speaker) -> Response:
         args = req.args()
@@ -270,6 +274,22 @@ class Console:
             return Response(200, body.encode(), "text/csv; charset=utf-8", [(
                 "Content-Disposition",
                 f'attachment; filename="rekonsiliasi-{self.backend.station_id}-{day}.csv"')])
+        return Response(200, body.encode(), csp=http.REPORT_CSP)
+
+    def _monthly_report(self, req: Request, session: Session, sp: Speaker) -> Response:
+        args = req.args()
+        m = _MONTH.match(args.get("month", ""))
+        if m is None or not 1 <= int(m.group(2)) <= 12:
+            return http.text(400, "month: expected YYYY-MM")
+        fmt = args.get("format", "html")
+        if fmt not in ("html", "csv"):
+            return http.text(400, "format: expected html or csv")
+        year, month = int(m.group(1)), int(m.group(2))
+        body = self.backend.monthly_report(year, month, fmt, sp.lang)
+        if fmt == "csv":
+            return Response(200, body.encode(), "text/csv; charset=utf-8", [(
+                "Content-Disposition", f'attachment; filename="rekapitulasi-'
+                                       f'{self.backend.station_id}-{year}-{month:02d}.csv"')])
         return Response(200, body.encode(), csp=http.REPORT_CSP)
 
     # -- forms -------------------------------------------------------------------------
@@ -380,6 +400,7 @@ _GETS: dict[str, Handler] = {
     "/blanks": Console._blanks,
     "/reports": Console._reports,
     "/reports/daily": Console._daily_report,
+    "/reports/monthly": Console._monthly_report,
 }
 _POSTS: dict[str, Handler] = {
     "/logout": Console._logout,

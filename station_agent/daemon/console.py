@@ -48,6 +48,15 @@ class StationBackend:
             conn, day, station_id=self.station_id))
         return render(report, fmt, lang, self.office)
 
+    def monthly_report(self, year: int, month: int, fmt: str, lang: str) -> str:
+        from station_agent.report.month import build_month
+        from station_agent.report.month_render import render_month
+
+        report = self.station.ledger.read(lambda conn: build_month(
+            conn, year, month, station_id=self.station_id, office=self.office,
+            region=self.station.config.region))
+        return render_month(report, fmt, lang)
+
     def metrics(self) -> str:
         st = self.station
         return exposition(st.status(), st.ledger.balances().as_dict(), self._spoiled_counts(),

@@ -109,15 +109,17 @@ class DayReport:
         }
 
 
-def _local(day: date) -> datetime:
+def local_start(day: date) -> datetime:
+    """The start of local ``day`` (midnight in this process's time zone)."""
     return datetime.combine(day, time(0)).astimezone()
 
 
-def _parse(ts: str) -> datetime:
+def parse_ts(ts: str) -> datetime:
+    """A stored ISO UTC time (``...Z``) as an aware datetime."""
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
-def _balances_at(conn: sqlite3.Connection, moment: datetime,
+def balances_at(conn: sqlite3.Connection, moment: datetime,
                  current: dict[str, int]) -> dict[str, int]:
     """Balances at ``moment``: the current ones minus everything recorded since."""
     first = first_seq_since(conn, ts_text(moment))
@@ -141,7 +143,8 @@ def spoiled_by_category(conn: sqlite3.Connection, a: int, b: int) -> dict[str, i
     return out
 
 
-def _moved(conn: sqlite3.Connection, a: int, b: int) -> dict[str, int]:
+def movements(conn: sqlite3.Connection, a: int, b: int) -> dict[str, int]:
+    """Blanks moved by entries ``a`` to ``b - 1``, by what the reports call them."""
     m = dict.fromkeys(("received", "adjusted", "picked", "issued", "spoiled", "voided",
                        "disposed", "lost", "lost_from_stock", "lost_in_printer"), 0)
     for kind, src, dst, n in conn.execute(
@@ -169,10 +172,11 @@ def _moved(conn: sqlite3.Connection, a: int, b: int) -> dict[str, int]:
     return m
 
 
-def _overlap_minutes(start: str, end: str | None, lo: datetime, hi: datetime,
-                     now: datetime) -> float:
-    s = max(_parse(start), lo)
-    e = min(_parse(end) if end else now, hi)
+def overlap_minutes(start: str, end: str | None, lo: datetime, hi: datetime,
+                    now: datetime) -> float:
+    """Minutes of ``start``..``end`` (still open: until ``now``) inside ``lo``..``hi``."""
+    s = max(parse_ts(start), lo)
+    e = min(parse_ts(end) if end else now, hi)
     return max(0.0, (e - s).total_seconds() / 60)
 
 
@@ -180,18 +184,18 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
                  cover_days: int = 30, now: datetime | None = None) -> DayReport:
     """The reconciliation of local ``day`` from the ledger on ``conn``."""
     now = now or clock.local_now()
-    lo, hi = _local(day), _local(day + timedelta(days=1))
+    lo, hi = local_start(day), local_start(day + timedelta(days=1))
     bal = read_balances(conn)
     current = {a: 0 for a in model.ACCOUNTS}
     current.update({model.STOCK: bal.stock, model.IN_PRINTER: bal.in_printer,
                     model.ISSUED: bal.issued, model.SPOILED_HELD: bal.spoiled_held,
                     model.SPOILED_DISPOSED: bal.spoiled_disposed, model.LOST: bal.lost})
     current[model.EXTERNAL] = -sum(current[a] for a in model.HELD_ACCOUNTS)
-    opening = _balances_at(conn, lo, current)
-    closing = _balances_at(conn, hi, current) if hi <= now else dict(current)
+    opening = balances_at(conn, lo, current)
+    closing = balances_at(conn, hi, current) if hi <= now else dict(current)
     a = first_seq_since(conn, ts_text(lo))
     b = first_seq_since(conn, ts_text(hi))
-    moved = _moved(conn, a, b)
+    moved = movements(conn, a, b)
     held = model.HELD_ACCOUNTS
     stock_ok = (opening[model.STOCK] + moved["received"] + moved["adjusted"]
                 - moved["picked"] - moved["lost_from_stock"] == closing[model.STOCK])
@@ -204,7 +208,7 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
         if f.raised_at >= ts_text(hi) or (f.cleared_at is not None
                                           and f.cleared_at <= ts_text(lo)):
             continue
-        minutes = _overlap_minutes(f.raised_at, f.cleared_at, lo, hi, now)
+        minutes = overlap_minutes(f.raised_at, f.cleared_at, lo, hi, now)
         spans.append(FaultSpan(f.source, f.code, f.severity, f.raised_at, f.cleared_at,
                                round(minutes, 1)))
         if f.severity in DOWN_SEVERITIES and f.source != "network":
@@ -214,14 +218,14 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
     for o in faultlog.outages(conn, ts_text(lo)):
         if o.started_at >= ts_text(hi):
             continue
-        minutes = _overlap_minutes(o.started_at, o.ended_at, lo, hi, now)
+        minutes = overlap_minutes(o.started_at, o.ended_at, lo, hi, now)
         net_down += minutes
         outages.append({**o.as_dict(), "minutes": round(minutes, 1)})
 
     per_hour = [0] * 24
     for (ts,) in conn.execute("SELECT ts FROM entries WHERE seq >= ? AND seq < ? AND kind = ?",
                               (a, b, model.COMPLETE)):
-        per_hour[_parse(ts).astimezone(lo.tzinfo).hour] += 1
+        per_hour[parse_ts(ts).astimezone(lo.tzinfo).hour] += 1
 
     at = min(hi, now)
     fc = forecast(conn, closing[model.STOCK], now=at)
@@ -233,10 +237,10 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
     history = []
     for k in range(HISTORY_DAYS - 1, -1, -1):
         d = day - timedelta(days=k)
-        hlo, hhi = _local(d), _local(d + timedelta(days=1))
+        hlo, hhi = local_start(d), local_start(d + timedelta(days=1))
         ha, hb = first_seq_since(conn, ts_text(hlo)), first_seq_since(conn, ts_text(hhi))
-        hm = _moved(conn, ha, hb)
-        hclose = _balances_at(conn, hhi, current)[model.STOCK] if hhi <= now \
+        hm = movements(conn, ha, hb)
+        hclose = balances_at(conn, hhi, current)[model.STOCK] if hhi <= now \
             else current[model.STOCK]
         history.append(DayFigures(d, hm["issued"], hm["spoiled"], hclose))
 

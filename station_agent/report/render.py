@@ -204,7 +204,7 @@ def render_csv(r: DayReport) -> str:
     return buf.getvalue()
 
 
-_CSS = """
+PAGE_CSS = """
 @page { size: A4; margin: 16mm; }
 body { font: 11pt/1.35 "DejaVu Sans", Arial, sans-serif; color: #111; max-width: 180mm;
        margin: 0 auto; }
@@ -247,7 +247,7 @@ def _chart(r: DayReport, sp: Speaker) -> dict[str, Any]:
             "top": sp.number(top), "stock_top": sp.number(stock_top)}
 
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("station_agent.report", "templates"),
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("station_agent.report", "templates"),
                           autoescape=True, undefined=jinja2.StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
 
@@ -262,8 +262,8 @@ def render_html(r: DayReport, lang: str = "en", office: str | None = None) -> st
     categories = [(t["cat_" + c], n(count)) for c, count in r.spoiled_by_category.items()]
     if r.moved.get("voided"):
         categories.append((t["voided"], n(r.moved["voided"])))
-    return _ENV.get_template("daily.html").render(
-        lang=lang, t=t, r=r, css=_CSS, office=office, day=sp.date(r.day),
+    return TEMPLATES.get_template("daily.html").render(
+        lang=lang, t=t, r=r, css=PAGE_CSS, office=office, day=sp.date(r.day),
         generated=sp.datetime(r.generated_at),
         balances=[(t[a], n(r.opening[a]), n(r.closing[a])) for a in ACCOUNTS],
         moves=moves, categories=categories, identity=_identity(r, t, sp),

@@ -152,6 +152,14 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     data = base64.b64decode(pdf["data"])
     assert data.startswith(b"%PDF") and len(data) > 5000
 
+    # The month's recapitulation from the same page.
+    browser.back()
+    _wait(lambda: browser.current_url.rstrip("/").endswith("/reports"))
+    browser.find_element(By.CSS_SELECTOR, "#monthly button[value=html]").click()
+    _wait(lambda: "/reports/monthly" in browser.current_url)
+    month = _text(browser, "body")
+    assert "Rekapitulasi bulanan blangko" in month and "KTP-C" in month and "13.500" in month
+
     # English on request.
     browser.get(base + "/lang?to=en&back=/")
     _wait(lambda: _text(browser, "h1").startswith("Today"))

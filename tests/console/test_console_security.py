@@ -38,6 +38,10 @@ def test_every_refused_request_writes_nothing(console_daemon) -> None:  # type: 
     assert _receive(b, None) == 403
     assert _receive(b, token[:-1] + ("A" if token[-1] != "A" else "B")) == 403
     assert _receive(b, token, Origin="http://evil.example") == 403
+    # Report parameters are checked before anything is read.
+    assert b.get("/reports/monthly?month=2026-13").status == 400
+    assert b.get("/reports/monthly?month=2026-11&format=exe").status == 400
+    assert b.get("/reports/daily?date=yesterday").status == 400
     # A Host that is not the station's (DNS rebinding), even with a good session.
     assert _receive(b, token, Host="evil.example") == 421
     assert b.get("/", headers={"Host": "evil.example:80"}).status == 421
