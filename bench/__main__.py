@@ -2,10 +2,11 @@
 
 Options (``--dir``, ``--entries``, ``--commits``) go to the ledger benchmarks;
 ``python -m bench.printer``, ``bench.reader``, ``bench.agent``, ``bench.uplink``,
-``bench.cli``, ``bench.spooler`` and ``bench.console`` run the others alone.
+``bench.cli``, ``bench.spooler``, ``bench.console`` and ``bench.report`` run the others
+alone.
 """
 
-from bench import agent, cli, console, ledger, printer, reader, spooler, uplink
+from bench import agent, cli, console, ledger, printer, reader, report, spooler, uplink
 
 ledger.main()
 printer.main([])
@@ -15,3 +16,4 @@ uplink.main([])
 cli.main([])
 spooler.main([])
 console.main([])
+report.main([])

@@ -120,15 +120,32 @@ def parse_ts(ts: str) -> datetime:
 
 
 def balances_at(conn: sqlite3.Connection, moment: datetime,
-                 current: dict[str, int]) -> dict[str, int]:
-    """Balances at ``moment``: the current ones minus everything recorded since."""
+                current: dict[str, int]) -> dict[str, int]:
+    """Balances at ``moment``: the current ones minus everything recorded since, or
+    the sum of everything recorded before, whichever reads fewer entries (a day in
+    the middle of a long log costs at most half of it, not all of it)."""
     first = first_seq_since(conn, ts_text(moment))
+    head = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0])
+    if first - 1 < head - first + 1:
+        return roll_forward(conn, dict.fromkeys(current, 0), 1, first)
     out = dict(current)
     for src, dst, n in conn.execute(
             "SELECT src, dst, SUM(count) FROM entries WHERE seq >= ? GROUP BY src, dst",
             (first,)):
         out[src] += n
         out[dst] -= n
+    return out
+
+
+def roll_forward(conn: sqlite3.Connection, start: dict[str, int], a: int, b: int
+                 ) -> dict[str, int]:
+    """``start`` moved by entries ``a`` to ``b - 1``."""
+    out = dict(start)
+    for src, dst, n in conn.execute(
+            "SELECT src, dst, SUM(count) FROM entries WHERE seq >= ? AND seq < ? "
+            "GROUP BY src, dst", (a, b)):
+        out[src] -= n
+        out[dst] += n
     return out
 
 
@@ -191,10 +208,14 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
                     model.ISSUED: bal.issued, model.SPOILED_HELD: bal.spoiled_held,
                     model.SPOILED_DISPOSED: bal.spoiled_disposed, model.LOST: bal.lost})
     current[model.EXTERNAL] = -sum(current[a] for a in model.HELD_ACCOUNTS)
-    opening = balances_at(conn, lo, current)
-    closing = balances_at(conn, hi, current) if hi <= now else dict(current)
     a = first_seq_since(conn, ts_text(lo))
     b = first_seq_since(conn, ts_text(hi))
+    # The history's first day is read once; every later balance rolls forward.
+    hist_lo = local_start(day - timedelta(days=HISTORY_DAYS - 1))
+    running = balances_at(conn, hist_lo, current)
+    hist_a = first_seq_since(conn, ts_text(hist_lo))
+    opening = roll_forward(conn, running, hist_a, a)
+    closing = roll_forward(conn, opening, a, b) if hi <= now else dict(current)
     moved = movements(conn, a, b)
     held = model.HELD_ACCOUNTS
     stock_ok = (opening[model.STOCK] + moved["received"] + moved["adjusted"]
@@ -240,8 +261,8 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
         hlo, hhi = local_start(d), local_start(d + timedelta(days=1))
         ha, hb = first_seq_since(conn, ts_text(hlo)), first_seq_since(conn, ts_text(hhi))
         hm = movements(conn, ha, hb)
-        hclose = balances_at(conn, hhi, current)[model.STOCK] if hhi <= now \
-            else current[model.STOCK]
+        running = roll_forward(conn, running, ha, hb)
+        hclose = running[model.STOCK] if hhi <= now else current[model.STOCK]
         history.append(DayFigures(d, hm["issued"], hm["spoiled"], hclose))
 
     return DayReport(

@@ -32,6 +32,7 @@ from station_agent.report.model import (
     movements,
     overlap_minutes,
     parse_ts,
+    roll_forward,
     spoiled_by_category,
 )
 
@@ -116,10 +117,10 @@ def build_month(conn: sqlite3.Connection, year: int, month: int, *, station_id: 
                     model.ISSUED: bal.issued, model.SPOILED_HELD: bal.spoiled_held,
                     model.SPOILED_DISPOSED: bal.spoiled_disposed, model.LOST: bal.lost})
     current[model.EXTERNAL] = -sum(current[x] for x in model.HELD_ACCOUNTS)
-    opening = balances_at(conn, lo, current)
-    closing = balances_at(conn, hi, current) if hi <= now else dict(current)
     a = first_seq_since(conn, ts_text(lo))
     b = first_seq_since(conn, ts_text(hi))
+    opening = balances_at(conn, lo, current)
+    closing = roll_forward(conn, opening, a, b) if hi <= now else dict(current)
     moved = movements(conn, a, b)
     held = model.HELD_ACCOUNTS
     stock_ok = (opening[model.STOCK] + moved["received"] + moved["adjusted"]
