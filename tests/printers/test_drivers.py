@@ -84,8 +84,17 @@ def test_bad_replies_are_protocol_errors_never_crashes(make_rig: Any, family: st
 @pytest.mark.parametrize("family", FAMILIES)
 def test_slow_reply_times_out_then_recovers(make_rig: Any, family: str) -> None:
     rig = make_rig(family, "pty", slow_ms=600)
-    with pytest.raises(ProtocolError):   # the card counter is required
-        rig.printer.card_count()
+    # Every reply comes 0.6 s late against a 0.3 s timeout: the required card counter
+    # times out, unless the machine is so loaded that the late reply to one attempt
+    # lands after the resync's quiet window, inside the retry's: that is the answer to
+    # the same read-only question, and it must then be the right one. (A CI run met
+    # that case once.)
+    try:
+        late = rig.printer.card_count()
+    except ProtocolError:
+        pass
+    else:
+        assert late == 0
     rig.sim.wire.slow_ms = 0
     # Late answers to the timed-out commands are still coming: none of them may be
     # taken for the answer to a later command.
