@@ -52,7 +52,7 @@ def parse_day(text: str) -> object:
 def cmd_report(args: argparse.Namespace, state_dir: Path) -> int:
     """``report``."""
     from station_agent.cli.output import emit_json
-    from station_agent.errors import BadInput, OperationFailed
+    from station_agent.errors import BadInput
     from station_agent.ledger.store import open_reader, read_meta
     from station_agent.report.model import build_report
     from station_agent.report.render import render
@@ -73,16 +73,7 @@ def cmd_report(args: argparse.Namespace, state_dir: Path) -> int:
     if args.json:
         emit_json(report.as_dict())
         return 0
-    text = render(report, args.format, args.lang)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise OperationFailed(f"cannot write {args.output} ({exc.strerror}): choose a "
-                                  "writable path") from None
-        print(f"report for {day} written to {Path(args.output).resolve()}")
-    else:
-        print(text, end="" if text.endswith("\n") else "\n")
+    _put(render(report, args.format, args.lang), args.output, f"report for {day}")
     ok = report.stock_identity_ok and report.station_identity_ok
     return 0 if ok else 1
 
@@ -102,7 +93,6 @@ def parse_month(text: str) -> tuple[int, int]:
 def _month(args: argparse.Namespace, state_dir: Path) -> int:
     """``report --month YYYY-MM``."""
     from station_agent.cli.output import emit_json
-    from station_agent.errors import OperationFailed
     from station_agent.ledger.store import open_reader, read_meta
     from station_agent.report.month import build_month
     from station_agent.report.month_render import render_month
@@ -126,14 +116,21 @@ def _month(args: argparse.Namespace, state_dir: Path) -> int:
     if args.json:
         emit_json(report.as_dict())
         return 0
-    text = render_month(report, args.format, args.lang or "id")
-    if args.output:
+    _put(render_month(report, args.format, args.lang or "id"), args.output,
+         f"recapitulation of {report.label}")
+    return 0 if report.stock_identity_ok and report.station_identity_ok else 1
+
+
+def _put(text: str, output: str | None, what: str) -> None:
+    """``text`` to ``output`` (saying where it went) or to stdout."""
+    from station_agent.errors import OperationFailed
+
+    if output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise OperationFailed(f"cannot write {args.output} ({exc.strerror}): choose a "
+            raise OperationFailed(f"cannot write {output} ({exc.strerror}): choose a "
                                   "writable path") from None
-        print(f"recapitulation of {report.label} written to {Path(args.output).resolve()}")
+        print(f"{what} written to {Path(output).resolve()}")
     else:
         print(text, end="" if text.endswith("\n") else "\n")
-    return 0 if report.stock_identity_ok and report.station_identity_ok else 1

@@ -137,6 +137,29 @@ def balances_at(conn: sqlite3.Connection, moment: datetime,
     return out
 
 
+def current_balances(conn: sqlite3.Connection) -> dict[str, int]:
+    """Every account's balance now, ``external`` included (minus all that came in)."""
+    bal = read_balances(conn)
+    current = dict.fromkeys(model.ACCOUNTS, 0)
+    current.update({model.STOCK: bal.stock, model.IN_PRINTER: bal.in_printer,
+                    model.ISSUED: bal.issued, model.SPOILED_HELD: bal.spoiled_held,
+                    model.SPOILED_DISPOSED: bal.spoiled_disposed, model.LOST: bal.lost})
+    current[model.EXTERNAL] = -sum(current[a] for a in model.HELD_ACCOUNTS)
+    return current
+
+
+def identities(opening: dict[str, int], moved: dict[str, int], closing: dict[str, int]
+               ) -> tuple[bool, bool]:
+    """Whether the stock identity (opening + received + adjusted - picked - written off
+    from stock = closing) and the station's (all held blanks) balance."""
+    held = model.HELD_ACCOUNTS
+    stock_ok = (opening[model.STOCK] + moved["received"] + moved["adjusted"]
+                - moved["picked"] - moved["lost_from_stock"] == closing[model.STOCK])
+    station_ok = (sum(opening[x] for x in held) + moved["received"] + moved["adjusted"]
+                  == sum(closing[x] for x in held))
+    return stock_ok, station_ok
+
+
 def roll_forward(conn: sqlite3.Connection, start: dict[str, int], a: int, b: int
                  ) -> dict[str, int]:
     """``start`` moved by entries ``a`` to ``b - 1``."""
@@ -202,12 +225,7 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
     """The reconciliation of local ``day`` from the ledger on ``conn``."""
     now = now or clock.local_now()
     lo, hi = local_start(day), local_start(day + timedelta(days=1))
-    bal = read_balances(conn)
-    current = {a: 0 for a in model.ACCOUNTS}
-    current.update({model.STOCK: bal.stock, model.IN_PRINTER: bal.in_printer,
-                    model.ISSUED: bal.issued, model.SPOILED_HELD: bal.spoiled_held,
-                    model.SPOILED_DISPOSED: bal.spoiled_disposed, model.LOST: bal.lost})
-    current[model.EXTERNAL] = -sum(current[a] for a in model.HELD_ACCOUNTS)
+    current = current_balances(conn)
     a = first_seq_since(conn, ts_text(lo))
     b = first_seq_since(conn, ts_text(hi))
     # The history's first day is read once; every later balance rolls forward.
@@ -218,10 +236,7 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
     closing = roll_forward(conn, opening, a, b) if hi <= now else dict(current)
     moved = movements(conn, a, b)
     held = model.HELD_ACCOUNTS
-    stock_ok = (opening[model.STOCK] + moved["received"] + moved["adjusted"]
-                - moved["picked"] - moved["lost_from_stock"] == closing[model.STOCK])
-    station_ok = (sum(opening[x] for x in held) + moved["received"] + moved["adjusted"]
-                  == sum(closing[x] for x in held))
+    stock_ok, station_ok = identities(opening, moved, closing)
 
     spans: list[FaultSpan] = []
     down: dict[str, float] = {}

@@ -22,12 +22,13 @@ from typing import Any
 
 from station_agent import clock
 from station_agent.ledger import faultlog, model
-from station_agent.ledger.balances import read_balances
 from station_agent.ledger.daily import first_seq_since, ts_text
 from station_agent.ledger.serials import serial_range
 from station_agent.report.model import (
     DOWN_SEVERITIES,
     balances_at,
+    current_balances,
+    identities,
     local_start,
     movements,
     overlap_minutes,
@@ -111,22 +112,14 @@ def build_month(conn: sqlite3.Connection, year: int, month: int, *, station_id: 
     now = now or clock.local_now()
     first, nxt = month_bounds(year, month)
     lo, hi = local_start(first), local_start(nxt)
-    bal = read_balances(conn)
-    current = dict.fromkeys(model.ACCOUNTS, 0)
-    current.update({model.STOCK: bal.stock, model.IN_PRINTER: bal.in_printer,
-                    model.ISSUED: bal.issued, model.SPOILED_HELD: bal.spoiled_held,
-                    model.SPOILED_DISPOSED: bal.spoiled_disposed, model.LOST: bal.lost})
-    current[model.EXTERNAL] = -sum(current[x] for x in model.HELD_ACCOUNTS)
+    current = current_balances(conn)
     a = first_seq_since(conn, ts_text(lo))
     b = first_seq_since(conn, ts_text(hi))
     opening = balances_at(conn, lo, current)
     closing = roll_forward(conn, opening, a, b) if hi <= now else dict(current)
     moved = movements(conn, a, b)
     held = model.HELD_ACCOUNTS
-    stock_ok = (opening[model.STOCK] + moved["received"] + moved["adjusted"]
-                - moved["picked"] - moved["lost_from_stock"] == closing[model.STOCK])
-    station_ok = (sum(opening[x] for x in held) + moved["received"] + moved["adjusted"]
-                  == sum(closing[x] for x in held))
+    stock_ok, station_ok = identities(opening, moved, closing)
 
     deliveries = []
     for seq, ts, count, batch, first_serial, *_ in _rows(conn, a, b, model.RECEIVE):

@@ -10,7 +10,14 @@ from typing import Any
 
 from station_agent.i18n import N_, Speaker, speaker
 from station_agent.report.month import MonthReport
-from station_agent.report.render import ACCOUNTS, MOVES, PAGE_CSS, TEMPLATES, labels
+from station_agent.report.render import (
+    ACCOUNTS,
+    MOVES,
+    PAGE_CSS,
+    TEMPLATES,
+    identity_line,
+    labels,
+)
 
 #: The recapitulation's own words (the daily report's :data:`LABELS` serve too).
 MONTH_LABELS: dict[str, str] = {
@@ -40,14 +47,6 @@ def _period(r: MonthReport, sp: Speaker) -> str:
     return f"{sp.date(r.month)} - {sp.date(r.last_day)}"
 
 
-def _identity(r: MonthReport, t: dict[str, str], sp: Speaker) -> str:
-    m = r.moved
-    return t["identity_line"].format(o=sp.number(r.opening["stock"]),
-                                     r=sp.number(m["received"]), a=sp.signed(m["adjusted"]),
-                                     p=sp.number(m["picked"]), w=sp.number(m["lost_from_stock"]),
-                                     c=sp.number(r.closing["stock"]))
-
-
 def render_month_text(r: MonthReport, lang: str = "id") -> str:
     """A plain-text page."""
     t, sp = _words(lang), speaker(lang)
@@ -67,7 +66,7 @@ def render_month_text(r: MonthReport, lang: str = "id") -> str:
     out += ["", f"{t['by_category']}:"]
     out += [f"  {t['cat_' + c]:<34}{n(v):>12}" for c, v in r.spoiled_by_category.items()]
     ok = r.stock_identity_ok and r.station_identity_ok
-    out += ["", f"{t['identity']}: {_identity(r, t, sp)} -> "
+    out += ["", f"{t['identity']}: {identity_line(r, t, sp)} -> "
                 f"{t['balanced'] if ok else t['not_balanced']}"]
     sections: list[tuple[str, list[str]]] = [
         (t["deliveries"], [f"  {sp.date(d['date'])}  {d['batch']}  {n(d['count'])}"
@@ -145,7 +144,7 @@ def render_month_html(r: MonthReport, lang: str = "id") -> str:
         "moves": [(t[label], sp.signed(r.moved[k]) if k == "adjusted" else n(r.moved[k]))
                   for k, label in MOVES],
         "categories": [(t["cat_" + c], n(v)) for c, v in r.spoiled_by_category.items()],
-        "identity": _identity(r, t, sp),
+        "identity": identity_line(r, t, sp),
         "balanced": r.stock_identity_ok and r.station_identity_ok,
         "deliveries": [(sp.date(d["date"]), d["batch"], n(d["count"]), d["serials"] or "-")
                        for d in r.deliveries],

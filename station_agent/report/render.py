@@ -96,7 +96,8 @@ MOVES = (("received", "received"), ("adjusted", "adjusted"), ("picked", "picked"
          ("lost_in_printer", "lost_in_printer"))
 
 
-def _identity(r: DayReport, t: dict[str, str], sp: Speaker) -> str:
+def identity_line(r: DayReport | Any, t: dict[str, str], sp: Speaker) -> str:
+    """The stock identity written out with the report's figures (a day or a month)."""
     m = r.moved
     return t["identity_line"].format(o=sp.number(r.opening["stock"]),
                                      r=sp.number(m["received"]), a=sp.signed(m["adjusted"]),
@@ -148,7 +149,7 @@ def render_text(r: DayReport, lang: str = "en") -> str:
     if r.moved.get("voided"):
         out.append(f"  {t['voided']:<34}{n(r.moved['voided']):>10}")
     ok = r.stock_identity_ok and r.station_identity_ok
-    out += ["", f"{t['identity']}: {_identity(r, t, sp)} -> "
+    out += ["", f"{t['identity']}: {identity_line(r, t, sp)} -> "
                 f"{t['balanced'] if ok else t['not_balanced']}", "", f"{t['faults']}:"]
     if not r.faults:
         out.append(f"  {t['no_faults']}")
@@ -266,7 +267,7 @@ def render_html(r: DayReport, lang: str = "en", office: str | None = None) -> st
         lang=lang, t=t, r=r, css=PAGE_CSS, office=office, day=sp.date(r.day),
         generated=sp.datetime(r.generated_at),
         balances=[(t[a], n(r.opening[a]), n(r.closing[a])) for a in ACCOUNTS],
-        moves=moves, categories=categories, identity=_identity(r, t, sp),
+        moves=moves, categories=categories, identity=identity_line(r, t, sp),
         balanced=r.stock_identity_ok and r.station_identity_ok,
         faults=[{"source": f.source, "code": f.code, "severity": f.severity,
                  "raised": _when(f.raised_at, r, sp) or "",
