@@ -32,8 +32,10 @@ def _outcomes(kept: Path) -> str:
     """Every job's pick and outcome in a kept campaign's ledger, one line each."""
     from station_agent.ledger.store import open_reader
 
+    # A campaign on a tmpfs of its own saves the state there before unmounting it.
+    state = kept / "state-saved" if (kept / "state-saved").exists() else kept / "state"
     try:
-        conn = open_reader(kept / "state")
+        conn = open_reader(state)
     except Exception as exc:   # the failure report must not fail itself
         return f"(no ledger to show: {exc})"
     try:

@@ -713,13 +713,46 @@ class Campaign:
         finally:
             conn.close()
         self.out.entries = balances.entries
-        self.out.mismatches += mismatches(balances, list(self.models.values()), self.received)
+        wrong = mismatches(balances, list(self.models.values()), self.received)
+        self.out.mismatches += wrong
+        if wrong:
+            self.out.mismatches += self._cards_astray()
         if not report.ok:
             self.out.mismatches.append(f"ledger verify: first break {report.first_break}, "
                                        f"{report.problems[:2]}")
         if times != sorted(times):
             self.out.mismatches.append("entry times run backwards")
         self._check_delivery(last_seq, balances.entries)
+
+    def _cards_astray(self) -> list[str]:
+        """Each card whose ledger outcome differs from where the simulator put it
+        (the pick's counter reading names the card), with the job's entries."""
+        from station_agent.ledger.store import open_reader
+
+        want = {"issued": {"complete"}, "rejected": {"reject", "void"},
+                "removed": {"reject", "void"}, "missing": {"write_off"}}
+        conn = open_reader(self.root / "state")
+        try:
+            rows = conn.execute("SELECT job_id, kind, device, reference, reason, category "
+                                "FROM entries WHERE job_id IS NOT NULL ORDER BY seq").fetchall()
+        finally:
+            conn.close()
+        jobs: dict[str, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            jobs.setdefault(row[0], []).append(row[1:])
+        astray = []
+        for job, entries in jobs.items():
+            picks = [e for e in entries if e[0] == "pick"]
+            if len(picks) != 1 or not str(picks[0][2] or "").startswith("counter="):
+                astray.append(f"card of {job}: picks {picks}")
+                continue
+            device, ref = picks[0][1], int(str(picks[0][2]).removeprefix("counter="))
+            fate = (self.models[device].fates or {}).get(ref)
+            kinds = {e[0] for e in entries} - {"pick"}
+            if fate is None or not kinds & want[fate]:
+                astray.append(f"card of {job} on {device} (counter {ref}): printer says "
+                              f"{fate}, ledger {entries}")
+        return astray
 
     def _check_delivery(self, last_seq: int, entries: int) -> None:
         deadline = time.monotonic() + 20

@@ -438,10 +438,16 @@ class CardIssuer:
     def retry_stuck(self) -> None:
         """Try again to reject stuck cards (after the cover was closed, the box emptied)."""
         for job_id, code in list(self.stuck.items()):
-            if code == CARD_JAM:
-                continue  # only the operator can take a jammed card out
+            if code in (CARD_JAM, JOB_UNRESOLVED):
+                # Only the operator can take a jammed card out, or say where a card
+                # went that left while the agent was down.
+                continue
             try:
                 self.printer.clear()
+                # Reject only a card the printer holds: some families (Magicard's
+                # reset) answer OK with nothing inside, which is no rejection.
+                if self.printer.status().card_at is None:
+                    continue
                 self.printer.reject()
             except PrinterError:
                 continue
