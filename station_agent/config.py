@@ -135,6 +135,40 @@ class StockConfig:
     low_threshold: int = 500
 
 
+#: What a supply kind is for; ribbons and films are consumed by every card printed.
+SUPPLY_PARTS: tuple[str, ...] = ("ribbon", "film", "cleaning", "other")
+
+
+@dataclass(frozen=True)
+class SupplyConfig:
+    """One ``[[supply]]``: a kind of consumable counted in whole units (DESIGN §10)."""
+
+    #: The kind's id (``ribbon-ymcko``), the ledger's supply kind.
+    kind: str
+    #: Cards one unit is rated to print (the vendor's figure).
+    rated_yield: int
+    #: ``supply_low`` when the stock of this kind is at or below this many units.
+    low_threshold: int = 2
+    #: ``ribbon``, ``film``, ``cleaning`` or ``other`` (default: from the kind's name).
+    part: str = "other"
+    #: Printers it fits: printer ids, families or CUPS queues (empty: every printer).
+    fits: tuple[str, ...] = ()
+    #: A finished unit printing fewer than this fraction of its rated yield is flagged.
+    low_yield: float = 0.8
+
+    def fits_printer(self, printer: PrinterConfig) -> bool:
+        """True when units of this kind go into ``printer``."""
+        if not self.fits:
+            return True
+        names = {printer.id, printer.family or "", printer.queue or ""}
+        return bool(names & set(self.fits))
+
+    @property
+    def consumed_per_card(self) -> bool:
+        """A ribbon or film is used by every card printed; its absence is noticed."""
+        return self.part in ("ribbon", "film")
+
+
 @dataclass(frozen=True)
 class WebConfig:
     """``[web]``: the office console and ``/metrics`` (docs/CONSOLE.md)."""
@@ -214,10 +248,25 @@ class Config:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    #: Consumables counted in the ledger (``[[supply]]``).
+    supplies: tuple[SupplyConfig, ...] = ()
     #: cupsd's domain socket or ``host:port`` (``[cups] server``); None: the system's.
     cups_server: str | None = None
     #: CUPS' backend directory (``[cups] backend_dir``), where the backend is installed.
     cups_backend_dir: str = "/usr/lib/cups/backend"
+
+    def supply(self, kind: str, printer: str | None = None) -> SupplyConfig:
+        """The ``[[supply]]`` of ``kind`` (that fits ``printer`` when one is named);
+        :class:`BadInput` naming the known ones, or what it fits."""
+        sc = next((sc for sc in self.supplies if sc.kind == kind), None)
+        if sc is None:
+            known = ", ".join(sc.kind for sc in self.supplies) or "none: add a [[supply]]"
+            raise BadInput(f"unknown supply kind {kind[:40]!r}: the config knows {known}")
+        if printer is not None and not sc.fits_printer(self.printer(printer)):
+            raise BadInput(f"a {kind} does not fit printer {printer} (it fits: "
+                           f"{', '.join(sc.fits)}): check the kind, or add the printer to "
+                           "its [[supply]] fits")
+        return sc
 
     def printer(self, printer_id: str) -> PrinterConfig:
         """The ``[[printer]]`` called ``printer_id``; :class:`BadInput` naming the known ones."""
@@ -338,7 +387,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     file = path.name
     top = _Table(file, "top level", data)
     top.only(("station", "printer", "reader", "network", "uplink", "stock", "faults", "cups",
-              "web", "notify"))
+              "web", "notify", "supply"))
     if "station" not in data:
         raise BadInput(f"{file}: [station] missing; add [station] with id = \"<station id>\"")
     st = _Table(file, "[station]", data["station"])
@@ -449,13 +498,52 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     sk.only(("low_threshold",))
     stock = StockConfig(sk.integer("low_threshold", 500, low=0, high=10_000_000))
 
+    supplies = _supplies(file, data, printers)
+
     return Config(path=path, station_id=station_id,  # type: ignore[arg-type]
                   state_dir=(path.parent / state_dir).resolve() if state_dir else None,
                   api_group=api_group, timezone=timezone, language=language,
                   office=office, region=region, web=web, notify=notify,
                   printers=tuple(printers), readers=tuple(readers),
                   network=network, uplink=uplink, stock=stock, faults=faults,
-                  cups_server=cups_server, cups_backend_dir=cups_backend_dir)
+                  cups_server=cups_server, cups_backend_dir=cups_backend_dir,
+                  supplies=supplies)
+
+
+def _supplies(file: str, data: dict[str, Any], printers: list[PrinterConfig]
+              ) -> tuple[SupplyConfig, ...]:
+    names = {n for p in printers for n in (p.id, p.family, p.queue) if n}
+    out: list[SupplyConfig] = []
+    for n, raw in enumerate(_array(file, data, "supply"), 1):
+        t = _Table(file, f"[[supply]] #{n}", raw)
+        t.only(("kind", "rated_yield", "low_threshold", "part", "fits", "low_yield"))
+        kind = t.text("kind", 'a supply kind such as "ribbon-ymcko" (letters, digits, . _ -)',
+                      required=True, pattern=_ID)
+        assert kind is not None
+        default_part = next((p for p in SUPPLY_PARTS if kind.startswith(p)), "other")
+        part = t.text("part", f"one of {', '.join(SUPPLY_PARTS)}") or default_part
+        if part not in SUPPLY_PARTS:
+            raise t.error("part", f"one of {', '.join(SUPPLY_PARTS)}")
+        fits = t.data.get("fits", [])
+        if not isinstance(fits, list) or not all(isinstance(f, str) for f in fits):
+            raise t.error("fits", 'a list of printer ids, families or queues such as '
+                                  '["evolis-1"] or ["evolis"]')
+        for name in fits:
+            if name not in names:
+                raise t.error("fits", "printer ids, families or queues of the [[printer]]s "
+                                      f"({', '.join(sorted(names)) or 'none configured'}), "
+                                      f'not "{name}"')
+        if kind in {sc.kind for sc in out}:
+            raise BadInput(f"{file}: supply kind {kind!r} is configured twice; give each "
+                           "[[supply]] its own kind")
+        if not t.has("rated_yield"):
+            raise t.error("rated_yield", "the cards one unit is rated to print, such as 500")
+        out.append(SupplyConfig(
+            kind=kind, rated_yield=t.integer("rated_yield", 0, low=1, high=1_000_000),
+            low_threshold=t.integer("low_threshold", 2, low=0, high=100_000), part=part,
+            fits=tuple(fits), low_yield=t.number("low_yield", 0.8, low=0.0, high=1.0)))
+    return tuple(out)
+
 
 
 def _web(file: str, raw: object) -> WebConfig:

@@ -47,6 +47,7 @@ BUILTIN: dict[str, str] = {
     "cups": "station_agent.cli.cups_cmds",
     "console": "station_agent.cli.console_cmds",
     "notify": "station_agent.cli.notify_cmds",
+    "supplies": "station_agent.cli.supplies_cmds",
     "completion": "station_agent.cli.completion",
 }
 #: Options that take a value before the command (to find the command in argv).

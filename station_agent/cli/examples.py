@@ -112,6 +112,23 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "console user list": (
         "station-agent console user list --json",
     ),
+    "supplies": (
+        "station-agent supplies                      # stock, units in printers, yields",
+        "station-agent supplies --json",
+    ),
+    "supplies receive": (
+        "station-agent supplies receive --kind ribbon-ymcko --count 10 --batch RB-2026-11",
+    ),
+    "supplies install": (
+        "station-agent supplies install --kind ribbon-ymcko --printer evolis-1 --serial R0042",
+    ),
+    "supplies finish": (
+        "station-agent supplies finish --printer evolis-1 --kind ribbon-ymcko",
+    ),
+    "supplies write-off": (
+        'station-agent supplies write-off --kind ribbon-ymcko --count 1 --reason "torn in '
+        'transport"',
+    ),
     "notify": (
         "station-agent notify                        # what was told, what waits and why",
         "station-agent notify --json",

@@ -45,7 +45,8 @@ def log_line(log: Any) -> Subscriber:
         elif event.kind == ENTRIES:
             for e in event["entries"]:
                 log.info("ledger " + e.kind, seq=e.seq, count=e.count, job_id=e.job_id,
-                         device=e.device, src=e.src, dst=e.dst, reason=e.reason)
+                         device=e.device, src=e.src, dst=e.dst, reason=e.reason,
+                         item=e.item)
         elif event.kind == OUTAGE:
             log.warning("server outage " + ("started" if event["what"] == "start" else "ended"),
                         phase=event["phase"] or None, at=event["at"],
@@ -82,3 +83,11 @@ def stock_kick(poll_now: Any) -> Subscriber:
         if any(e.kind in (model.RECEIVE, model.ADJUST) for e in event["entries"]):
             poll_now()
     return kick
+
+
+def supply_watch(on_entries: Any) -> Subscriber:
+    """Cards printed and supplies recorded are checked against the units recorded in
+    each printer (``supply_unrecorded``)."""
+    def check(event: Event) -> None:
+        on_entries(event["entries"])
+    return check

@@ -24,6 +24,7 @@ from station_agent.errors import BadInput
 from station_agent.events import OPERATOR
 from station_agent.issuing import settle
 from station_agent.ledger import daily, faultlog, joblog, model
+from station_agent.ledger import supplies as ledger_supplies
 from station_agent.ledger.model import Entry
 from station_agent.ledger.stock import forecast
 
@@ -243,6 +244,26 @@ def _void(st: Station, a: dict[str, Any]) -> dict[str, Any]:
         raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
 
 
+def _supplies(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+    return st.supplies.view()
+
+
+def _supply_answer(st: Station, entries: list[Entry]) -> dict[str, Any]:
+    """The answer to a supply operation: its entries and the kinds' balances after."""
+    return {"entries": [e.as_dict() for e in entries], "replay": all(e.replay for e in entries),
+            "supplies": st.ledger.read(ledger_supplies.balances)}
+
+
+def _supply(record: Callable[[Station, dict[str, Any]], Entry | list[Entry]]) -> Handler:
+    def handle(st: Station, a: dict[str, Any]) -> dict[str, Any]:
+        try:
+            done = record(st, a)
+        except BadInput as exc:
+            raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
+        return _supply_answer(st, done if isinstance(done, list) else [done])
+    return handle
+
+
 # -- the table ----------------------------------------------------------------------
 
 OPERATIONS: Final[dict[str, Operation]] = {
@@ -306,6 +327,30 @@ OPERATIONS: Final[dict[str, Operation]] = {
                           "category": (_STR, False), "reason": (_STR, False),
                           "actor": (_STR, False)}, _resolve,
                          writes=True),
+    # Supplies (DESIGN §10): ribbons, films, cleaning kits per [[supply]] kind.
+    "supplies": Operation({}, _supplies),
+    "supply_receive": Operation(
+        {"kind": (_STR, True), "count": (_INT, True), "batch_id": (_STR, True),
+         "actor": (_STR, False)},
+        _supply(lambda st, a: st.supplies.receive(a["kind"], a["count"], a["batch_id"],
+                                                  a.get("actor"))), writes=True),
+    "supply_install": Operation(
+        {"kind": (_STR, True), "printer": (_STR, True), "serial": (_STR, False),
+         "idem_id": (_STR, False), "actor": (_STR, False)},
+        _supply(lambda st, a: st.supplies.install(a["kind"], a["printer"], a.get("serial"),
+                                                  a.get("idem_id"), a.get("actor"))),
+        writes=True),
+    "supply_finish": Operation(
+        {"kind": (_STR, True), "printer": (_STR, True), "idem_id": (_STR, False),
+         "actor": (_STR, False)},
+        _supply(lambda st, a: st.supplies.finish(a["kind"], a["printer"], a.get("idem_id"),
+                                                 a.get("actor"))), writes=True),
+    "supply_write_off": Operation(
+        {"kind": (_STR, True), "count": (_INT, True), "reason": (_STR, True),
+         "printer": (_STR, False), "idem_id": (_STR, False), "actor": (_STR, False)},
+        _supply(lambda st, a: st.supplies.write_off(a["kind"], a["count"], a["reason"],
+                                                    a.get("printer"), a.get("idem_id"),
+                                                    a.get("actor"))), writes=True),
     # An operator acknowledges a fault nothing clears by itself (unreported_pick).
     "clear_fault": Operation({"source": (_STR, True), "code": (_STR, True)}, _clear_fault,
                              writes=True),

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from drivers.printers import Counters
 from station_agent import clock, logs
 from station_agent.api import protocol as p
 from station_agent.api.peers import AccessPolicy
@@ -33,6 +34,7 @@ from station_agent.daemon import listeners, ops
 from station_agent.daemon.console import start_console, stop_console
 from station_agent.daemon.pollers import Poller
 from station_agent.daemon.status import network_section, status_document, uplink_fields
+from station_agent.daemon.supplies import SupplyDesk
 from station_agent.daemon.units import PrinterUnit, ReaderUnit
 from station_agent.events import (
     CONDITION,
@@ -87,6 +89,8 @@ class Station:
                                 flap_high=hysteresis.flap_high, flap_low=hysteresis.flap_low)
         self.board.attach(self.bus)
         self.faults = FaultReporter(self.bus, self.board)
+        self.supplies: SupplyDesk = SupplyDesk(config, self.ledger, self.faults,
+                                               lambda: self.printers)
         self._restore_faults()
 
         # Producers: devices, job sources, the network watch, the uplink's link.
@@ -99,7 +103,8 @@ class Station:
             reader = next((u for u in self.readers.values() if u.cfg.printer == pc.id), None)
             self.printers[pc.id] = PrinterUnit(pc, self.ledger, self.faults,
                                                reader.checker if reader else None,
-                                               self.open_jobs, self.poll_error(pc.id))
+                                               self.open_jobs, self.poll_error(pc.id),
+                                               on_counters=self._on_counters)
         for ru in self.readers.values():
             ru.poller.interval = next((u.cfg.poll_interval for u in self.printers.values()
                                        if u.id == ru.cfg.printer), 1.0)
@@ -134,6 +139,8 @@ class Station:
         self.bus.subscribe(listeners.log_line(self.log), FAULT_CHANGED, ENTRIES, OUTAGE,
                            OPERATOR)
         self.bus.subscribe(listeners.stock_kick(self.stock_poller.poll_now), ENTRIES)
+        if config.supplies:
+            self.bus.subscribe(listeners.supply_watch(self.supplies.on_entries), ENTRIES)
         if self.api:
             self.bus.subscribe(listeners.api_stream(self.api), FAULT_CHANGED, ENTRIES)
         if self.relay:
@@ -220,7 +227,7 @@ class Station:
     def _restore_faults(self) -> None:
         active = self.ledger.read(faultlog.active_faults)
         known = {*(pc.id for pc in self.config.printers), *(r.id for r in self.config.readers),
-                 *_STATION_SOURCES}
+                 *_STATION_SOURCES, *self.supplies.sources}
         gone = [replace(f, cleared_at=now_utc()) for f in active if f.source not in known]
         if gone:
             # Devices no longer configured: nothing will ever observe them again.
@@ -248,7 +255,11 @@ class Station:
         self.spooler.ingest()
         self.spooler.poll_queues()
 
+    def _on_counters(self, printer: str, counters: Counters) -> None:
+        self.supplies.on_counters(printer, counters)
+
     def check_stock(self) -> None:
+        self.supplies.check_stock()
         b = self.ledger.balances()
         if b.received == 0 and b.adjusted == 0:
             return   # no delivery recorded yet: nothing to run low on

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drivers.printers import PrinterError, open_printer
+from drivers.printers import Counters, PrinterError, open_printer
 from drivers.readers import ReaderError, open_reader
 from station_agent.config import PrinterConfig, ReaderConfig
 from station_agent.daemon.pollers import Poller
@@ -24,6 +24,8 @@ from station_agent.ledger import Ledger
 
 #: Seconds between counter reconciliations of an idle printer.
 RECONCILE_S = 30.0
+#: Polls between reads of an idle printer's counters (cards, ribbon left).
+COUNTERS_EVERY = 10
 
 OnError = Callable[[BaseException], None]
 
@@ -35,8 +37,12 @@ class PrinterUnit:
 
     def __init__(self, cfg: PrinterConfig, ledger: Ledger, faults: FaultSink,
                  chip_check: ChipChecker | None, open_jobs: Callable[[str], list[str]],
-                 on_error: OnError) -> None:
+                 on_error: OnError,
+                 on_counters: Callable[[str, Counters], None] | None = None) -> None:
         self.cfg, self.id, self.faults, self.open_jobs = cfg, cfg.id, faults, open_jobs
+        self.on_counters = on_counters
+        #: The printer's counters as last read (None before the first read).
+        self.counters: Counters | None = None
         self.printer = open_printer(cfg.url, cfg.family, timeout=2.0)
         self.issuer = CardIssuer(self.printer, ledger, cfg.id, faults=faults,
                                  chip_check=chip_check)
@@ -74,12 +80,24 @@ class PrinterUnit:
             self.conditions, self.card_at = status.conditions, status.card_at
             for code in PRINTER_CONDITIONS:
                 self._observe(code, code in status.conditions, f"printer reports {status.raw}")
+            if (self.polls - 1) % COUNTERS_EVERY == 0:
+                self.read_counters()
             now = time.monotonic()
             if now - self._last_reconcile >= RECONCILE_S:
                 self._last_reconcile = now
                 self.issuer.reconcile(self.printer.card_count())
         finally:
             self.issuer.lock.release()
+
+    def read_counters(self) -> None:
+        """Read the printer's counters (with the issuer's lock held) and pass them on."""
+        try:
+            self.counters = self.printer.counters()
+        except PrinterError as exc:
+            self.last_error = exc.message
+            return
+        if self.on_counters is not None:
+            self.on_counters(self.id, self.counters)
 
     def recover_after_restart(self) -> None:
         """Settle what the previous run left (see :meth:`CardIssuer.recover_after_restart`)."""

@@ -15,7 +15,8 @@ INFO, WARNING, ERROR, CRITICAL = "info", "warning", "error", "critical"
 CODES: dict[str, tuple[str, str]] = {
     "card_jam": (ERROR, N_("open the printer, remove the jammed card, then resolve the job")),
     "feeder_empty": (WARNING, N_("load blanks into the feeder")),
-    "ribbon_out": (ERROR, N_("replace the ribbon")),
+    "ribbon_out": (ERROR, N_("replace the ribbon, then record the new one with `station-agent "
+                            "supplies install`")),
     "cover_open": (ERROR, N_("close the printer cover")),
     "reject_box_full": (ERROR, N_("empty the reject box into the spoiled-card custody bag")),
     "head_overheat": (WARNING, N_("let the print head cool down")),
@@ -50,6 +51,14 @@ CODES: dict[str, tuple[str, str]] = {
                               "failed mid-job): find it and resolve the job with `station-agent "
                               "jobs resolve JOB --outcome issued|spoiled|lost`")),
     "ribbon_low": (WARNING, N_("the ribbon is nearly finished: have a new one ready")),
+    "ribbon_changed": (WARNING, N_("the printer reports a new ribbon: record it with "
+                                   "`station-agent supplies install --kind KIND --printer "
+                                   "PRINTER` (this finishes the old one)")),
+    "supply_low": (WARNING, N_("few units of this supply are left in stock: request more now "
+                               "(`station-agent supplies` shows how many)")),
+    "supply_unrecorded": (WARNING, N_("the printer prints but no ribbon or film is recorded "
+                                      "in it: record the one in it with `station-agent "
+                                      "supplies install`")),
     "output_full": (WARNING, N_("empty the printer's output hopper")),
     "feeder_missing": (ERROR, N_("put the card feeder (input hopper) back in the printer")),
     "queue_stopped": (ERROR, N_("the CUPS queue is stopped: fix the printer, then start the queue "
@@ -85,6 +94,9 @@ TITLES: dict[str, str] = {
     "uplink_down": N_("Reports not reaching the centre"),
     "job_unresolved": N_("A card's fate is unknown"),
     "ribbon_low": N_("Ribbon nearly finished"),
+    "ribbon_changed": N_("New ribbon not recorded"),
+    "supply_low": N_("Supply stock low"),
+    "supply_unrecorded": N_("Supply in the printer not recorded"),
     "output_full": N_("Output hopper full"),
     "feeder_missing": N_("Card feeder removed"),
     "queue_stopped": N_("Print queue stopped"),

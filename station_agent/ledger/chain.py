@@ -13,7 +13,10 @@ hashed as one more field after ``prev_hash`` when it is set, so every entry
 without one (and every entry written before schema 5) hashes exactly as
 before. Schema 6 added the ``actor`` (the staff account that made an entry). When
 it is set, the category (or the missing-value mark) and the actor are hashed
-after ``prev_hash``; an entry without an actor hashes as before.
+after ``prev_hash``; an entry without an actor hashes as before. Schema 8
+added the ``item`` of supply transfers (the supply kind): when it is set,
+the category's and the actor's places (or their missing-value marks) and the
+item are hashed after ``prev_hash``; a blank's entry hashes as before.
 
 Rejects written before schema 5 were given a category by the
 migration, derived from their reason; the ledger's ``categories_from`` meta
@@ -39,12 +42,16 @@ def genesis_hash(ledger_id: str) -> str:
 
 
 def hashed_values(values: Sequence[object], category: str | None, actor: str | None = None,
-                  *, seq: int = 0, categories_from: int = 0) -> Sequence[object]:
+                  item: str | None = None, *, seq: int = 0,
+                  categories_from: int = 0) -> Sequence[object]:
     """What :func:`entry_hash` covers for an entry: its first 14 fields, its
     category when it has one and was written with it (``seq >= categories_from``),
-    and its actor when it has one (then the category's place is always there)."""
+    its actor when it has one (then the category's place is always there), and
+    its supply kind when it has one (then the category's and actor's places are)."""
     if seq < categories_from:
         category = None
+    if item is not None:
+        return (*values, category, actor, item)
     if actor is not None:
         return (*values, category, actor)
     if category is None:

@@ -1,6 +1,9 @@
-"""Accounts, transfer kinds and the shape of a transfer (DESIGN §3).
+"""Accounts, transfer kinds and the shape of a transfer (DESIGN §3, §10).
 
-Blanks move only by double-entry transfers between accounts. This module is
+Blanks move only by double-entry transfers between accounts. Supplies
+(ribbons, retransfer films, cleaning kits) move the same way in the same
+chain, as whole units between accounts of their own, per supply kind
+(``item``: the ``[[supply]] kind`` of the config, e.g. ``ribbon-ymcko``). This module is
 pure: it knows which transfers exist and what a well-formed one looks like;
 the rules that depend on the ledger's state (balances, jobs, earlier ids)
 live in :mod:`station_agent.ledger.rules`.
@@ -43,17 +46,41 @@ VOID: Final = "void"
 
 KINDS: Final = (RECEIVE, PICK, COMPLETE, REJECT, DISPOSE, WRITE_OFF, ADJUST, VOID)
 
+# --- supplies (DESIGN §10): their own accounts, balanced per supply kind ---------
+
+SUPPLY_STOCK: Final = "supply_stock"
+SUPPLY_INSTALLED: Final = "supply_installed"
+SUPPLY_FINISHED: Final = "supply_finished"
+SUPPLY_WRITTEN_OFF: Final = "supply_written_off"
+#: Every supply account, in the order reports show them (``external`` is their source).
+SUPPLY_ACCOUNTS: Final = (SUPPLY_STOCK, SUPPLY_INSTALLED, SUPPLY_FINISHED, SUPPLY_WRITTEN_OFF)
+
+SUPPLY_RECEIVE: Final = "supply_receive"
+SUPPLY_INSTALL: Final = "supply_install"
+SUPPLY_FINISH: Final = "supply_finish"
+SUPPLY_WRITE_OFF: Final = "supply_write_off"
+#: Transfers of supplies; each names its supply kind (``item``).
+SUPPLY_KINDS: Final = (SUPPLY_RECEIVE, SUPPLY_INSTALL, SUPPLY_FINISH, SUPPLY_WRITE_OFF)
+#: Supply transfers that move the unit in one printer (they name the printer).
+SUPPLY_UNIT_KINDS: Final = (SUPPLY_INSTALL, SUPPLY_FINISH)
+#: Every transfer kind the ledger records.
+ALL_KINDS: Final = (*KINDS, *SUPPLY_KINDS)
+
 #: What each account holds, in words an office person reads (translated where shown).
 ACCOUNT_LABELS: Final = {
     STOCK: N_("in stock"), IN_PRINTER: N_("in printers"), ISSUED: N_("issued"),
     SPOILED_HELD: N_("spoiled, in custody"), SPOILED_DISPOSED: N_("spoiled, destroyed"),
     LOST: N_("lost"), EXTERNAL: N_("outside the office"),
+    SUPPLY_STOCK: N_("in stock"), SUPPLY_INSTALLED: N_("in printers"),
+    SUPPLY_FINISHED: N_("used up"), SUPPLY_WRITTEN_OFF: N_("written off"),
 }
 #: Each transfer kind as an office person names it.
 KIND_LABELS: Final = {
     RECEIVE: N_("delivery"), PICK: N_("card taken by a printer"), COMPLETE: N_("issue"),
     REJECT: N_("spoiled card"), DISPOSE: N_("disposal"), WRITE_OFF: N_("write-off"),
     ADJUST: N_("correction"), VOID: N_("void"),
+    SUPPLY_RECEIVE: N_("supply delivery"), SUPPLY_INSTALL: N_("supply installed"),
+    SUPPLY_FINISH: N_("supply finished"), SUPPLY_WRITE_OFF: N_("supply write-off"),
 }
 #: Kinds that settle a job picked earlier.
 OUTCOMES: Final = (COMPLETE, REJECT, WRITE_OFF)
@@ -94,6 +121,10 @@ ROUTES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     WRITE_OFF: ((STOCK, LOST), (IN_PRINTER, LOST)),
     ADJUST: ((EXTERNAL, STOCK), (STOCK, EXTERNAL)),
     VOID: ((ISSUED, SPOILED_HELD),),
+    SUPPLY_RECEIVE: ((EXTERNAL, SUPPLY_STOCK),),
+    SUPPLY_INSTALL: ((SUPPLY_STOCK, SUPPLY_INSTALLED),),
+    SUPPLY_FINISH: ((SUPPLY_INSTALLED, SUPPLY_FINISHED),),
+    SUPPLY_WRITE_OFF: ((SUPPLY_STOCK, SUPPLY_WRITTEN_OFF), (SUPPLY_INSTALLED, SUPPLY_WRITTEN_OFF)),
 }
 
 #: A job moves exactly one card.
@@ -138,19 +169,22 @@ class Transfer:
     #: Not part of :meth:`content`: the same delivery recorded again by
     #: someone else is still a replay.
     actor: str | None = None
+    #: The supply kind a supply transfer moves (schema 8); None for blanks.
+    item: str | None = None
 
     def content(self) -> tuple[object, ...]:
         """Everything that must match for a replay of ``idem_id`` to be a no-op."""
         return (
             self.kind, self.src, self.dst, self.count, self.batch_id, self.job_id,
             self.device, self.first_serial, self.reason, self.reference, self.category,
+            self.item,
         )
 
     def describe(self) -> str:
         """A short human description, used in error messages."""
         parts = [f"{self.kind} {self.count} {self.src}->{self.dst}"]
-        for name in ("batch_id", "job_id", "device", "first_serial", "reason", "reference",
-                     "category"):
+        for name in ("item", "batch_id", "job_id", "device", "first_serial", "reason",
+                     "reference", "category"):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")
@@ -165,8 +199,9 @@ class Entry:
     stored: it is True when :meth:`Ledger.record` found this entry already
     recorded under the same idempotency id and changed nothing. ``category``
     (a spoil's category) and ``actor`` (the staff account that made it) come
-    last: they were added in schemas 5 and 6, and the hash covers them when
-    they are set (see :mod:`station_agent.ledger.chain`).
+    and ``item`` (a supply transfer's supply kind) come last: they were added in
+    schemas 5, 6 and 8, and the hash covers them when they are set (see
+    :mod:`station_agent.ledger.chain`).
     """
 
     seq: int
@@ -186,6 +221,7 @@ class Entry:
     hash: str
     category: str | None = None
     actor: str | None = None
+    item: str | None = None
     replay: bool = field(default=False, compare=False)
 
     @property
@@ -194,7 +230,7 @@ class Entry:
         return Transfer(
             self.kind, self.src, self.dst, self.count, self.idem_id, self.batch_id,
             self.job_id, self.device, self.first_serial, self.reason, self.reference,
-            self.category, self.actor,
+            self.category, self.actor, self.item,
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -243,7 +279,10 @@ def validate(t: Transfer) -> None:
     """Refuse a transfer that is malformed whatever the ledger holds."""
     if t.kind not in ROUTES:
         raise InvalidTransfer(
-            f"unknown transfer kind {t.kind!r}: expected one of {', '.join(KINDS)}")
+            f"unknown transfer kind {t.kind!r}: expected one of {', '.join(ALL_KINDS)}")
+    if t.kind in SUPPLY_KINDS or t.item is not None:
+        _validate_supply(t)
+        return
     if (t.src, t.dst) not in ROUTES[t.kind]:
         allowed = " or ".join(f"{a}->{b}" for a, b in ROUTES[t.kind])
         raise InvalidTransfer(f"{t.kind} cannot move blanks {t.src}->{t.dst}: it moves {allowed}")
@@ -289,6 +328,40 @@ def validate(t: Transfer) -> None:
     if t.job_id is not None and t.count != JOB_CARD_COUNT:
         raise InvalidTransfer(
             f"a job moves exactly one card, got count {t.count} for job {t.job_id!r}")
+
+
+def _validate_supply(t: Transfer) -> None:
+    if t.kind not in SUPPLY_KINDS:
+        raise InvalidTransfer(f"a supply kind belongs to a supply transfer, not to a {t.kind}")
+    if (t.src, t.dst) not in ROUTES[t.kind]:
+        allowed = " or ".join(f"{a}->{b}" for a, b in ROUTES[t.kind])
+        raise InvalidTransfer(f"{t.kind} cannot move supplies {t.src}->{t.dst}: it moves "
+                              f"{allowed}")
+    if isinstance(t.count, bool) or not isinstance(t.count, int):
+        raise InvalidTransfer(f"count must be a whole number, got {t.count!r}")
+    if not 1 <= t.count <= MAX_COUNT:
+        raise InvalidTransfer(f"count must be between 1 and {MAX_COUNT}, got {t.count}")
+    unit = t.kind in SUPPLY_UNIT_KINDS or t.src == SUPPLY_INSTALLED
+    if unit and t.count != 1:
+        raise InvalidTransfer(f"a {t.kind} moves the one unit in a printer, got count "
+                              f"{t.count}")
+    _check_text("idempotency id", t.idem_id, required=True, max_len=_MAX_ID_LEN, opaque=True)
+    _check_text("supply kind", t.item, required=True, max_len=_MAX_ID_LEN, opaque=True)
+    _check_text("batch id", t.batch_id, required=t.kind == SUPPLY_RECEIVE,
+                max_len=_MAX_ID_LEN, opaque=True)
+    _check_text("printer", t.device, required=unit, max_len=_MAX_ID_LEN, opaque=True)
+    _check_text("serial", t.first_serial, required=False, max_len=_MAX_ID_LEN, opaque=True)
+    _check_text("account", t.actor, required=False, max_len=_MAX_ID_LEN, opaque=True,
+                no_nik=True)
+    _check_text("reason", t.reason, required=t.kind == SUPPLY_WRITE_OFF,
+                max_len=_MAX_TEXT_LEN, no_nik=True)
+    _check_text("reference", t.reference, required=False, max_len=_MAX_TEXT_LEN, no_nik=True)
+    if t.batch_id is not None and t.kind != SUPPLY_RECEIVE:
+        raise InvalidTransfer(f"a batch id belongs to a supply delivery, not to a {t.kind}")
+    if t.first_serial is not None and t.kind != SUPPLY_INSTALL:
+        raise InvalidTransfer(f"a unit's serial belongs to its install, not to a {t.kind}")
+    if t.job_id is not None or t.category is not None:
+        raise InvalidTransfer(f"a {t.kind} has no job and no spoil category")
 
 
 # --- constructors: the transfers callers actually make ----------------------
@@ -371,3 +444,40 @@ def adjust(delta: int, reason: str, idem_id: str) -> Transfer:
     if delta > 0:
         return Transfer(ADJUST, EXTERNAL, STOCK, delta, idem_id, reason=reason)
     return Transfer(ADJUST, STOCK, EXTERNAL, -delta, idem_id, reason=reason)
+
+
+# --- supplies -------------------------------------------------------------------
+
+def supply_receive(item: str, count: int, batch_id: str, *,
+                   idem_id: str | None = None) -> Transfer:
+    """A delivery of ``count`` units of supply kind ``item``; the id defaults to
+    ``supply_receive:<item>:<batch>``."""
+    return Transfer(SUPPLY_RECEIVE, EXTERNAL, SUPPLY_STOCK, count,
+                    idem_id or f"supply_receive:{item}:{batch_id}", batch_id=batch_id, item=item)
+
+
+def supply_install(item: str, device: str, idem_id: str, *, serial: str | None = None,
+                   counter: int | None = None) -> Transfer:
+    """One unit of ``item`` from stock into printer ``device``; ``counter`` notes the
+    printer's card counter at the install (``counter=N``), the start of its yield."""
+    return Transfer(SUPPLY_INSTALL, SUPPLY_STOCK, SUPPLY_INSTALLED, 1, idem_id, device=device,
+                    first_serial=serial, item=item,
+                    reference=None if counter is None else f"counter={counter}")
+
+
+def supply_finish(item: str, device: str, idem_id: str, *,
+                  counter: int | None = None) -> Transfer:
+    """The unit of ``item`` in printer ``device`` is used up; ``counter`` notes the
+    printer's card counter (the end of its yield)."""
+    return Transfer(SUPPLY_FINISH, SUPPLY_INSTALLED, SUPPLY_FINISHED, 1, idem_id,
+                    device=device, item=item,
+                    reference=None if counter is None else f"counter={counter}")
+
+
+def supply_write_off(item: str, count: int, reason: str, idem_id: str, *,
+                     device: str | None = None) -> Transfer:
+    """``count`` units of ``item`` written off from stock, or (``device`` given) the
+    unit in that printer (damaged, stolen, the wrong kind)."""
+    src = SUPPLY_STOCK if device is None else SUPPLY_INSTALLED
+    return Transfer(SUPPLY_WRITE_OFF, src, SUPPLY_WRITTEN_OFF, count, idem_id, device=device,
+                    reason=reason, item=item)

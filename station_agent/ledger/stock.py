@@ -51,15 +51,21 @@ def forecast(conn: sqlite3.Connection, stock: int, now: datetime | None = None) 
         "SELECT COALESCE(SUM(count), 0) FROM entries WHERE seq >= ? AND "
         "(kind = ? OR (kind = ? AND src = ?))",
         (first, model.PICK, model.WRITE_OFF, model.STOCK)).fetchone()[0]
-    row = conn.execute("SELECT ts FROM entries ORDER BY seq LIMIT 1").fetchone()
-    oldest = row[0] if row else None
     if not used:
         return Forecast(stock, 0.0, None)
-    start = since
-    if oldest is not None:
-        born = datetime.fromisoformat(str(oldest).replace("Z", "+00:00"))
-        start = max(since, born)
-    days = max(1.0, math.ceil((now - start).total_seconds() / 86400 - 1e-9)) \
-        if start > since else WINDOW_DAYS
-    rate = used / days
+    rate = used / rate_days(conn, now)
     return Forecast(stock, rate, stock / rate if rate > 0 else math.inf)
+
+
+def rate_days(conn: sqlite3.Connection, now: datetime) -> float:
+    """The days a trailing rate divides by: the window, or the ledger's age in whole
+    days (rounded up) when it is younger (see :func:`forecast`)."""
+    since = now - timedelta(days=WINDOW_DAYS)
+    row = conn.execute("SELECT ts FROM entries ORDER BY seq LIMIT 1").fetchone()
+    start = since
+    if row is not None:
+        born = datetime.fromisoformat(str(row[0]).replace("Z", "+00:00"))
+        start = max(since, born)
+    if start <= since:
+        return float(WINDOW_DAYS)
+    return max(1.0, math.ceil((now - start).total_seconds() / 86400 - 1e-9))

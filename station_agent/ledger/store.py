@@ -37,7 +37,7 @@ LEDGER_FILE: Final = "ledger.db"
 LOCK_FILE: Final = "ledger.lock"
 #: ``PRAGMA application_id``: ASCII "SAGL" (station-agent ledger).
 APPLICATION_ID: Final = 0x5341474C
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -224,6 +224,29 @@ MIGRATIONS: Final = {
         """UPDATE state SET outbox_sent =
                COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)
                - (SELECT count(*) FROM outbox WHERE sent_at IS NULL)""",
+    ),
+    7: (
+        # Supplies (DESIGN §10): a supply transfer's supply kind, hashed when set.
+        "ALTER TABLE entries ADD COLUMN item TEXT",
+        # Their balances per supply kind and account (``external`` included,
+        # minus all that came in), maintained with every supply entry as the
+        # state row is with every blank's.
+        """CREATE TABLE supply_balances (
+            item    TEXT NOT NULL,
+            account TEXT NOT NULL,
+            balance INTEGER NOT NULL,
+            PRIMARY KEY (item, account)
+        ) WITHOUT ROWID""",
+        # The unit of each kind in each printer: one row per install, closed by
+        # its finish or write-off; at most one open per kind and printer.
+        """CREATE TABLE supply_units (
+            install_seq INTEGER PRIMARY KEY,
+            item        TEXT NOT NULL,
+            device      TEXT NOT NULL,
+            end_seq     INTEGER
+        )""",
+        "CREATE UNIQUE INDEX supply_units_open ON supply_units (item, device) "
+        "WHERE end_seq IS NULL",
     ),
 }
 
@@ -593,3 +616,20 @@ def categories_from(meta: dict[str, str]) -> int:
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
     """The ledger's metadata (``ledger_id``, ``created_at``, ``station_id`` ...)."""
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+def supply_balances(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Every supply kind's balances (``{item: {account: units}}``, ``external``
+    included), as maintained with each supply entry."""
+    out: dict[str, dict[str, int]] = {}
+    for item, account, balance in conn.execute(
+            "SELECT item, account, balance FROM supply_balances ORDER BY item, account"):
+        out.setdefault(item, {})[account] = int(balance)
+    return out
+
+
+def open_unit(conn: sqlite3.Connection, item: str, device: str) -> int | None:
+    """The install entry of the unit of ``item`` now in printer ``device``, or None."""
+    row = conn.execute("SELECT install_seq FROM supply_units WHERE item = ? AND device = ? "
+                       "AND end_seq IS NULL", (item, device)).fetchone()
+    return None if row is None else int(row[0])

@@ -10,7 +10,10 @@ even while a daemon writes):
   keeps every account non-negative, and per job there is one pick and at
   most one outcome;
 * the stored chain head names the last entry and its hash;
-* balances and totals recomputed from the entries equal the stored ones.
+* balances and totals recomputed from the entries equal the stored ones;
+* supplies the same way, per supply kind: legal routes, no account below
+  zero, one unit per kind and printer installed at a time, finishes only of an
+  installed unit, and the stored supply balances equal the entries'.
 
 The first entry that fails is reported as ``first_break``; problems that
 belong to no single entry (a tampered balance row) are listed in
@@ -29,7 +32,13 @@ from dataclasses import dataclass, field
 
 from station_agent.ledger import model
 from station_agent.ledger.chain import entry_hash, genesis_hash, hashed_values
-from station_agent.ledger.store import categories_from, end_read, read_meta, read_state
+from station_agent.ledger.store import (
+    categories_from,
+    end_read,
+    read_meta,
+    read_state,
+    supply_balances,
+)
 
 _FETCH = 20_000
 
@@ -74,6 +83,9 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
         model.EXTERNAL
     complete, void = model.COMPLETE, model.VOID
     spoil_kinds, categories = frozenset(model.SPOIL_KINDS), frozenset(model.CATEGORIES)
+    supplies: dict[str, dict[str, int]] = {}
+    units: set[tuple[str, str]] = set()   # (item, printer) with a unit installed
+    supply_kinds = frozenset(model.SUPPLY_KINDS)
     expected = 1
     witnessed: str | None = None
     witness_seq = expect[0] if expect else -1
@@ -81,7 +93,7 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
     hashed_from = categories_from(meta)
     cur = conn.execute(
         "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-        "first_serial, reason, reference, prev_hash, hash, category, actor FROM entries "
+        "first_serial, reason, reference, prev_hash, hash, category, actor, item FROM entries "
         "ORDER BY seq"
     )
 
@@ -102,8 +114,10 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
             if row[13] != prev:
                 brk(seq, "prev_hash does not match the hash of the entry before it")
                 break
-            category, actor = row[15], row[16]
-            if actor is None:
+            category, actor, item = row[15], row[16], row[17]
+            if item is not None:
+                h = entry_hash(hashed_values(row[:14], category, actor, item))
+            elif actor is None:
                 h = entry_hash(row[:14] if category is None or seq < hashed_from
                                else (*row[:14], category))
             else:
@@ -113,6 +127,16 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
                 brk(seq, "content does not match its stored hash (the entry was changed)")
                 break
             kind, src, dst, count, job = row[2], row[3], row[4], row[5], row[8]
+            if item is not None or kind in supply_kinds:
+                why = _supply_problem(row, supplies, units, routes)
+                if why is not None:
+                    brk(seq, why)
+                    break
+                if seq == witness_seq:
+                    witnessed = h
+                prev = h
+                expected += 1
+                continue
             route = routes.get(kind)
             if route is None or (src, dst) not in route or type(count) is not int or count < 1:
                 brk(seq, f"not a legal transfer ({kind} {count} {src}->{dst})")
@@ -172,6 +196,13 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
             if stored.totals[kind] != totals[kind]:
                 problems.append(f"stored total of {kind} is {stored.totals[kind]}, "
                                 f"the entries give {totals[kind]}")
+        stored_supplies = supply_balances(conn)
+        for item in sorted(set(stored_supplies) | set(supplies)):
+            stored_bal = {a: n for a, n in stored_supplies.get(item, {}).items() if n}
+            recomputed = {a: n for a, n in supplies.get(item, {}).items() if n}
+            if stored_bal != recomputed:
+                problems.append(f"stored balances of supply {item} are {stored_bal}, the "
+                                f"entries give {recomputed}")
 
     if expect is not None:
         seq, want = expect
@@ -185,3 +216,30 @@ def _verify(conn: sqlite3.Connection, expect: tuple[int, str] | None) -> VerifyR
 
     return VerifyReport(ok=not problems, entries=count, first_break=first_break,
                         problems=problems, chain_head=prev if first_break is None else None)
+
+
+def _supply_problem(row: tuple[object, ...], supplies: dict[str, dict[str, int]],
+                    units: set[tuple[str, str]],
+                    routes: dict[str, frozenset[tuple[str, str]]]) -> str | None:
+    """Apply one supply entry to the recomputed supply balances, or say what is wrong."""
+    kind, src, dst, count, device, item = (row[2], row[3], row[4], row[5], row[9], row[17])
+    route = routes.get(str(kind))
+    if (item is None or kind not in model.SUPPLY_KINDS or route is None
+            or (src, dst) not in route or type(count) is not int or count < 1):
+        return f"not a legal supply transfer ({kind} {count} {src}->{dst} of {item})"
+    bal = supplies.setdefault(str(item), dict.fromkeys((model.EXTERNAL,
+                                                        *model.SUPPLY_ACCOUNTS), 0))
+    if src != model.EXTERNAL and bal[str(src)] < count:
+        return f"takes {src} of supply {item} below zero"
+    key = (str(item), str(device))
+    if kind == model.SUPPLY_INSTALL:
+        if key in units:
+            return f"installs a second {item} in printer {device}"
+        units.add(key)
+    elif src == model.SUPPLY_INSTALLED:
+        if key not in units:
+            return f"{kind} of a {item} not installed in printer {device}"
+        units.discard(key)
+    bal[str(src)] -= count
+    bal[str(dst)] += count
+    return None

@@ -50,6 +50,7 @@ from station_agent.ledger.store import (
     job_record,
     ledger_path,
     noted_counter,
+    open_unit,
     open_writer,
     read_meta,
     read_state_and_head_ts,
@@ -61,19 +62,20 @@ T = TypeVar("T")
 
 _ENTRY_SELECT = (
     "SELECT seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-    "first_serial, reason, reference, prev_hash, hash, category, actor FROM entries"
+    "first_serial, reason, reference, prev_hash, hash, category, actor, item FROM entries"
 )
 _INSERT_ENTRY_HEAD = (
     "INSERT INTO entries (seq, ts, kind, src, dst, count, idem_id, batch_id, job_id, device, "
-    "first_serial, reason, reference, prev_hash, hash, category, actor) VALUES "
+    "first_serial, reason, reference, prev_hash, hash, category, actor, item) VALUES "
 )
-_INSERT_ENTRY = _INSERT_ENTRY_HEAD + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ENTRY = _INSERT_ENTRY_HEAD + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _hash(values: tuple[object, ...], category: str | None, actor: str | None) -> str:
-    """The hash of a new entry (always written with its category and actor: see
-    :mod:`.chain`)."""
-    return entry_hash(hashed_values(values, category, actor))
+def _hash(values: tuple[object, ...], category: str | None, actor: str | None,
+          item: str | None = None) -> str:
+    """The hash of a new entry (always written with its category, actor and supply
+    kind: see :mod:`.chain`)."""
+    return entry_hash(hashed_values(values, category, actor, item))
 
 
 class _NotFast(Exception):
@@ -108,6 +110,8 @@ class _Batch:
     state: State
     ts: str
     appended: int = 0
+    #: Supply kinds moved in this transaction (their invariants are checked).
+    items: set[str] = field(default_factory=set)
 
 
 def _entry_time(head_ts: str | None) -> str:
@@ -341,6 +345,7 @@ class Ledger:
                                 req.error = exc
                     if batch.appended:
                         self._check_invariants(batch.state)
+                        self._check_supplies(batch.items)
                         write_state(conn, batch.state)
                         # Queued for the uplink in the same transaction.
                         outbox.add_entries(conn, head_before)
@@ -387,7 +392,7 @@ class Ledger:
         settled: set[str] = set()
         for req in chunk:
             t = req.transfer
-            if t.first_serial is not None or t.kind == model.VOID:
+            if t.first_serial is not None or t.kind == model.VOID or t.item is not None:
                 return False
             bal = balances[t.src]
             if t.src != model.EXTERNAL and bal < t.count:
@@ -396,7 +401,7 @@ class Ledger:
             values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
                       t.job_id, t.device, t.first_serial, t.reason, t.reference, prev)
             prev = _hash(values, t.category, t.actor)
-            rows.append((*values, prev, t.category, t.actor))
+            rows.append((*values, prev, t.category, t.actor, None))
             if t.job_id is not None:
                 if t.kind == model.PICK:
                     # Picks are inserted before outcomes are applied: an outcome
@@ -456,6 +461,8 @@ class Ledger:
         a job): the idempotency id is checked by the UNIQUE index and only
         looked up when that index or a rule refuses.
         """
+        if t.item is not None:
+            return self._apply_supply(t, batch)
         conn = self._conn
         st = batch.state
         seq = st.head_seq + 1
@@ -489,7 +496,7 @@ class Ledger:
                   t.job_id, t.device, t.first_serial, t.reason, t.reference, st.head_hash)
         h = _hash(values, t.category, t.actor)
         try:
-            conn.execute(_INSERT_ENTRY, (*values, h, t.category, t.actor))
+            conn.execute(_INSERT_ENTRY, (*values, h, t.category, t.actor, None))
         except sqlite3.IntegrityError:
             earlier = self._find(t.idem_id)
             if earlier is None:
@@ -510,6 +517,80 @@ class Ledger:
         batch.appended += 1
         return Entry(*values, h, t.category, t.actor)
 
+    def _apply_supply(self, t: Transfer, batch: _Batch) -> Entry:
+        """Judge the supply transfer ``t`` and append its entry (see :meth:`_apply`)."""
+        conn, st = self._conn, batch.state
+        seq = st.head_seq + 1
+        item, device = str(t.item), t.device
+        unit = None if device is None else open_unit(conn, item, device)
+        try:
+            have = self._supply_balance(item, t.src)
+            if t.src != model.EXTERNAL and have < t.count:
+                raise _refused(
+                    NegativeBalance,
+                    "{kind} of {count} {item} refused: only {have} {account}; a count cannot "
+                    "go below zero: check the number, or record the delivery first "
+                    "(`station-agent supplies receive`)",
+                    kind=t.kind, count=t.count, item=item, account=t.src, have=have)
+            if t.kind == model.SUPPLY_INSTALL and unit is not None:
+                raise _refused(
+                    JobRuleViolation,
+                    "printer {device} already has a {item} installed (entry {seq}): record "
+                    "the new one with `station-agent supplies install`, which finishes the "
+                    "old one, or finish it first", device=device, item=item, seq=unit)
+            if t.src == model.SUPPLY_INSTALLED and unit is None:
+                raise _refused(
+                    JobRuleViolation,
+                    "{kind} refused: no {item} is recorded as installed in printer {device}: "
+                    "record its install first (`station-agent supplies install`)",
+                    kind=t.kind, item=item, device=device)
+        except LedgerRefused:
+            earlier = self._find(t.idem_id)
+            if earlier is not None:
+                return self._replay(earlier, t)
+            raise
+        values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
+                  t.job_id, t.device, t.first_serial, t.reason, t.reference, st.head_hash)
+        h = _hash(values, t.category, t.actor, item)
+        try:
+            conn.execute(_INSERT_ENTRY, (*values, h, t.category, t.actor, item))
+        except sqlite3.IntegrityError:
+            earlier = self._find(t.idem_id)
+            if earlier is None:
+                raise
+            return self._replay(earlier, t)
+        conn.executemany(
+            "INSERT INTO supply_balances (item, account, balance) VALUES (?, ?, ?) "
+            "ON CONFLICT (item, account) DO UPDATE SET balance = balance + excluded.balance",
+            [(item, t.src, -t.count), (item, t.dst, t.count)])
+        if t.kind == model.SUPPLY_INSTALL:
+            conn.execute("INSERT INTO supply_units (install_seq, item, device) VALUES (?, ?, ?)",
+                         (seq, item, device))
+        elif t.src == model.SUPPLY_INSTALLED:
+            conn.execute("UPDATE supply_units SET end_seq = ? WHERE install_seq = ?",
+                         (seq, unit))
+        st.head_seq, st.head_hash = seq, h
+        batch.appended += 1
+        batch.items.add(item)
+        return Entry(*values, h, t.category, t.actor, item)
+
+    def _supply_balance(self, item: str, account: str) -> int:
+        row = self._conn.execute("SELECT balance FROM supply_balances WHERE item = ? AND "
+                                 "account = ?", (item, account)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _check_supplies(self, items: set[str]) -> None:
+        """Each supply kind moved: no account below zero, and its units all accounted
+        for (the held accounts sum to what came in)."""
+        for item in items:
+            bal = dict(self._conn.execute(
+                "SELECT account, balance FROM supply_balances WHERE item = ?", (item,)))
+            held = [bal.get(a, 0) for a in model.SUPPLY_ACCOUNTS]
+            if min(held) < 0 or sum(held) != -bal.get(model.EXTERNAL, 0):
+                raise LedgerBroken(
+                    f"invariant broken: supply {item} would hold {dict(bal)}; nothing was "
+                    "written; run `station-agent ledger verify`")
+
     def _find(self, idem_id: str) -> Entry | None:
         row = self._conn.execute(f"{_ENTRY_SELECT} WHERE idem_id = ?", (idem_id,)).fetchone()
         return None if row is None else _entry_from_row(row)
@@ -525,6 +606,13 @@ class Ledger:
                 "blank(s); this delivery says {count}: give another delivery its own batch "
                 "number, or fix the first one with a correction",
                 batch=t.batch_id, seq=earlier.seq, was=earlier.count, count=t.count)
+        if t.kind == model.SUPPLY_RECEIVE and earlier.kind == model.SUPPLY_RECEIVE:
+            raise _refused(
+                IdempotencyConflict,
+                "delivery {batch} of {item} was already recorded (entry {seq}) as {was} "
+                "unit(s); this delivery says {count}: give another delivery its own batch "
+                "number", batch=t.batch_id, item=t.item, seq=earlier.seq, was=earlier.count,
+                count=t.count)
         if t.kind == model.DISPOSE and earlier.kind == model.DISPOSE:
             raise _refused(
                 IdempotencyConflict,

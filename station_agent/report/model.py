@@ -130,7 +130,8 @@ def balances_at(conn: sqlite3.Connection, moment: datetime,
         return roll_forward(conn, dict.fromkeys(current, 0), 1, first)
     out = dict(current)
     for src, dst, n in conn.execute(
-            "SELECT src, dst, SUM(count) FROM entries WHERE seq >= ? GROUP BY src, dst",
+            "SELECT src, dst, SUM(count) FROM entries WHERE seq >= ? AND item IS NULL "
+            "GROUP BY src, dst",
             (first,)):
         out[src] += n
         out[dst] -= n
@@ -166,7 +167,7 @@ def roll_forward(conn: sqlite3.Connection, start: dict[str, int], a: int, b: int
     out = dict(start)
     for src, dst, n in conn.execute(
             "SELECT src, dst, SUM(count) FROM entries WHERE seq >= ? AND seq < ? "
-            "GROUP BY src, dst", (a, b)):
+            "AND item IS NULL GROUP BY src, dst", (a, b)):
         out[src] -= n
         out[dst] += n
     return out
@@ -189,7 +190,7 @@ def movements(conn: sqlite3.Connection, a: int, b: int) -> dict[str, int]:
                        "disposed", "lost", "lost_from_stock", "lost_in_printer"), 0)
     for kind, src, dst, n in conn.execute(
             "SELECT kind, src, dst, SUM(count) FROM entries WHERE seq >= ? AND seq < ? "
-            "GROUP BY kind, src, dst", (a, b)):
+            "AND item IS NULL GROUP BY kind, src, dst", (a, b)):
         if kind == model.RECEIVE:
             m["received"] += n
         elif kind == model.ADJUST:

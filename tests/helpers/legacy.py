@@ -32,8 +32,25 @@ def downgrade_to_v4(state_dir: Path) -> None:
         raw.close()
 
 
+def downgrade_to_v7(state_dir: Path) -> None:
+    """Remove schema 8 (supplies: the entries' ``item``, supply balances and units).
+
+    Refuses a ledger holding a supply entry (schema 7 could not)."""
+    raw = sqlite3.connect(ledger_path(state_dir))
+    try:
+        if raw.execute("PRAGMA user_version").fetchone()[0] < 8:
+            return
+        assert raw.execute("SELECT count(*) FROM entries WHERE item IS NOT NULL"
+                           ).fetchone()[0] == 0
+        raw.executescript("DROP TABLE supply_balances; DROP TABLE supply_units;"
+                          "ALTER TABLE entries DROP COLUMN item; PRAGMA user_version=7;")
+    finally:
+        raw.close()
+
+
 def downgrade_to_v6(state_dir: Path) -> None:
-    """Remove schema 7 (the notification queue, the outbox's sent count)."""
+    """Remove schemas 7 and 8 (the notification queue, the outbox's sent count)."""
+    downgrade_to_v7(state_dir)
     raw = sqlite3.connect(ledger_path(state_dir))
     try:
         if raw.execute("PRAGMA user_version").fetchone()[0] < 7:

@@ -1,0 +1,201 @@
+"""Supplies in the running daemon (DESIGN §10): recording them, and watching for what
+the office should be told.
+
+* ``supply_low`` (source ``supply:<kind>``): the stock of a kind is at or below
+  its ``low_threshold``; checked with the blanks' stock.
+* ``supply_unrecorded`` (on the printer): a printer took a card while no unit
+  of a ribbon or film kind that fits it is recorded in it.
+* ``ribbon_changed`` (on the printer): the printer's ribbon counter went up
+  (a new ribbon is in): the agent asks the operator to record the install
+  rather than guess which kind and when; recording it clears the fault.
+* ``ribbon_low`` (on the printer): the ribbon counter says at most
+  :data:`RIBBON_LOW_PRINTS` prints are left (spooled printers: CUPS'
+  ``marker-supply-low``).
+
+Installs and finishes note the printer's card counter when the daemon can
+read it (the start and end of the unit's yield).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from drivers.printers import Counters, PrinterError
+from station_agent.config import Config, SupplyConfig
+from station_agent.faults.reporter import FaultSink
+from station_agent.ledger import Ledger, model
+from station_agent.ledger import supplies as ledger_supplies
+from station_agent.ledger.model import Entry
+from station_agent.ledger.store import open_unit
+from station_agent.report.supplies import supply_view
+
+if TYPE_CHECKING:
+    from station_agent.daemon.units import PrinterUnit
+
+#: A ribbon with at most this many prints left raises ``ribbon_low``.
+RIBBON_LOW_PRINTS = 20
+#: Seconds an install or finish waits for its printer's running job.
+PRINTER_WAIT_S = 30.0
+
+
+def supply_source(kind: str) -> str:
+    """The fault source of a supply kind."""
+    return f"supply:{kind}"
+
+
+class SupplyDesk:
+    """Records supplies for the daemon's operations and raises their faults."""
+
+    def __init__(self, config: Config, ledger: Ledger, faults: FaultSink,
+                 printers: Callable[[], dict[str, PrinterUnit]]) -> None:
+        self.config, self.ledger, self.faults, self._printers = config, ledger, faults, printers
+        self._ribbon_left: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def sources(self) -> list[str]:
+        """The fault sources of the configured kinds."""
+        return [supply_source(sc.kind) for sc in self.config.supplies]
+
+    # -- reading ----------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """Each driven printer's card counter as last read by its poll."""
+        return {pid: u.counters.cards for pid, u in self._printers().items()
+                if u.counters is not None}
+
+    def view(self) -> dict[str, Any]:
+        """``station-agent supplies --json``."""
+        counters = self.counters()
+        kinds = self.ledger.read(lambda c: supply_view(c, self.config, counters=counters))
+        return {"kinds": [k.as_dict() for k in kinds]}
+
+    # -- recording ----------------------------------------------------------------------
+
+    def _kind(self, kind: str, printer: str | None = None) -> SupplyConfig:
+        return self.config.supply(kind, printer)
+
+    def _card_counter(self, printer: str) -> int | None:
+        """The printer's card counter now, read between jobs (None: not a driven
+        printer, or not reachable: the yield is then counted from jobs)."""
+        unit = self._printers().get(printer)
+        if unit is None or not unit.issuer.lock.acquire(timeout=PRINTER_WAIT_S):
+            return None
+        try:
+            return unit.printer.card_count()
+        except PrinterError:
+            return None
+        finally:
+            unit.issuer.lock.release()
+
+    def receive(self, kind: str, count: int, batch: str, actor: str | None) -> Entry:
+        self._kind(kind)
+        t = model.supply_receive(kind, count, batch)
+        return self.ledger.record(t if actor is None else _by(t, actor))
+
+    def install(self, kind: str, printer: str, serial: str | None, idem_id: str | None,
+                actor: str | None) -> list[Entry]:
+        """Record the unit now in ``printer`` (finishing the one before it)."""
+        self._kind(kind, printer)
+        idem = idem_id or f"supply_install:{kind}:{printer}:{uuid.uuid4()}"
+        counter = self._card_counter(printer)
+        transfers = self.ledger.read(lambda c: ledger_supplies.install_transfers(
+            c, kind, printer, idem, serial=serial, counter=counter, actor=actor))
+        entries = _all_or_refusal(self.ledger.record_many(transfers))
+        if self.config.supply(kind).consumed_per_card:
+            self.faults.clear_fault(printer, "ribbon_changed")
+        self.check_printer(printer)
+        return entries
+
+    def finish(self, kind: str, printer: str, idem_id: str | None,
+               actor: str | None) -> Entry:
+        self._kind(kind, printer)
+        idem = idem_id or f"supply_finish:{kind}:{printer}:{uuid.uuid4()}"
+        t = model.supply_finish(kind, printer, idem, counter=self._card_counter(printer))
+        return self.ledger.record(t if actor is None else _by(t, actor))
+
+    def write_off(self, kind: str, count: int, reason: str, printer: str | None,
+                  idem_id: str | None, actor: str | None) -> Entry:
+        self._kind(kind, printer)
+        idem = idem_id or f"supply_write_off:{kind}:{uuid.uuid4()}"
+        t = model.supply_write_off(kind, count, reason, idem, device=printer)
+        return self.ledger.record(t if actor is None else _by(t, actor))
+
+    # -- watching -----------------------------------------------------------------------
+
+    def check_stock(self) -> None:
+        """``supply_low`` per configured kind (with the blanks' stock check)."""
+        if not self.config.supplies:
+            return
+        balances = self.ledger.read(ledger_supplies.balances)
+        for sc in self.config.supplies:
+            stock = balances.get(sc.kind, {}).get(model.SUPPLY_STOCK, 0)
+            self.faults.observe(supply_source(sc.kind), "supply_low",
+                                stock <= sc.low_threshold,
+                                f"{stock} {sc.kind} in stock (threshold {sc.low_threshold})",
+                                raise_after=1, clear_after=1)
+
+    def on_entries(self, entries: list[Entry]) -> None:
+        """After a commit: printers that took a card, or had a unit installed or
+        finished, are checked for ``supply_unrecorded``."""
+        printers = {e.device for e in entries if e.device is not None
+                    and (e.kind == model.PICK or e.item is not None)}
+        for printer in printers:
+            self.check_printer(printer, printing=any(
+                e.kind == model.PICK and e.device == printer for e in entries))
+
+    def _consumed_kinds(self, printer: str) -> list[SupplyConfig]:
+        pc = next((p for p in self.config.printers if p.id == printer), None)
+        if pc is None:
+            return []
+        return [sc for sc in self.config.supplies if sc.consumed_per_card
+                and sc.fits_printer(pc)]
+
+    def check_printer(self, printer: str, *, printing: bool = False) -> None:
+        """Raise ``supply_unrecorded`` when ``printer`` prints with a ribbon or film
+        kind that fits it not recorded in it; clear it once every one is."""
+        kinds = self._consumed_kinds(printer)
+        if not kinds:
+            return
+        missing = self.ledger.read(lambda c: [sc.kind for sc in kinds
+                                              if open_unit(c, sc.kind, printer) is None])
+        if missing and printing:
+            self.faults.observe(printer, "supply_unrecorded", True,
+                                f"printed with no {' or '.join(missing)} recorded in it",
+                                raise_after=1, clear_after=1)
+        elif not missing:
+            self.faults.observe(printer, "supply_unrecorded", False, raise_after=1,
+                                clear_after=1)
+
+    def on_counters(self, printer: str, counters: Counters) -> None:
+        """A driven printer's counters were read: notice a new ribbon, or a low one."""
+        left = counters.ribbon_remaining
+        if left is None:
+            return
+        with self._lock:
+            before = self._ribbon_left.get(printer)
+            self._ribbon_left[printer] = left
+        ribbons = [sc for sc in self._consumed_kinds(printer) if sc.part == "ribbon"]
+        if before is not None and left > before and ribbons:
+            self.faults.raise_fault(
+                printer, "ribbon_changed",
+                f"the ribbon counter went from {before} to {left} prints left: record the "
+                f"new ribbon ({' or '.join(sc.kind for sc in ribbons)})")
+        self.faults.observe(printer, "ribbon_low", 0 < left <= RIBBON_LOW_PRINTS,
+                            f"{left} prints left on the ribbon", raise_after=1, clear_after=1)
+
+
+def _by(t: model.Transfer, actor: str) -> model.Transfer:
+    return replace(t, actor=actor)
+
+
+def _all_or_refusal(results: list[Entry | Any]) -> list[Entry]:
+    """The entries of a group recorded together, or the first refusal raised."""
+    for r in results:
+        if not isinstance(r, Entry):
+            raise r
+    return list(results)
