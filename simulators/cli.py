@@ -44,7 +44,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--control", action="store_true",
                    help="read operator/fault commands on stdin, one per line (cover-open, "
                         "cover-close, overheat, cool, ribbon-out, feeder-empty, reject-full, "
-                        "jam, resolve-jam, refill N, empty-reject, vanish S, truth); answers "
+                        "jam, resolve-jam, refill N, ribbon-change N, empty-reject, vanish S, "
+                        "truth); answers "
                         "go to stderr")
     faults = p.add_argument_group("simulated printer and faults")
     for name, (_kind, default, helptext) in OPTIONS.items():

@@ -147,7 +147,7 @@ class SupplyConfig:
     kind: str
     #: Cards one unit is rated to print (the vendor's figure).
     rated_yield: int
-    #: ``supply_low`` when the stock of this kind is at or below this many units.
+    #: ``supply_low`` when the stock of this kind is below this many units.
     low_threshold: int = 2
     #: ``ribbon``, ``film``, ``cleaning`` or ``other`` (default: from the kind's name).
     part: str = "other"

@@ -9,6 +9,7 @@
 ``jam``                               a card jams at the print station
 ``resolve-jam [removed|missing]``     the operator clears the jam
 ``refill CARDS [PANELS]``             blanks (and ribbon panels) loaded
+``ribbon-change PRINTS``              the ribbon is replaced by one with PRINTS left
 ``empty-reject``                      the reject box is emptied
 ``vanish SECONDS``                    the device disappears for a while
 ``truth``                             report the ground truth
@@ -24,7 +25,8 @@ import time
 from simulators.printers import model as m
 
 COMMANDS = ("cover-open", "cover-close", "overheat", "cool", "ribbon-out", "feeder-empty",
-            "reject-full", "jam", "resolve-jam", "refill", "empty-reject", "vanish", "truth")
+            "reject-full", "jam", "resolve-jam", "refill", "ribbon-change", "empty-reject",
+            "vanish", "truth")
 
 
 def _number(text: str, what: str) -> float:
@@ -78,6 +80,10 @@ def apply(model: m.PrinterModel, line: str) -> str:
                          ribbon=int(_number(args[1], "panels")) if len(args) > 1 else 0)
             if model.ribbon > 0:
                 model.errors.discard(m.RIBBON_OUT)
+        elif cmd == "ribbon-change":
+            if not args:
+                raise ValueError("ribbon-change: expected PRINTS")
+            model.change_ribbon(int(_number(args[0], "prints")))
         elif cmd == "empty-reject":
             model.empty_reject_box()
         elif cmd == "vanish":
@@ -86,4 +92,5 @@ def apply(model: m.PrinterModel, line: str) -> str:
         t = model.truth
         return (f"ok {cmd}: feeder {model.feeder}, ribbon {model.ribbon}, picked {t.picked}, "
                 f"issued {t.issued}, rejected {t.rejected}, "
-                f"removed by operator {t.removed_by_operator}, missing {t.missing}")
+                f"removed by operator {t.removed_by_operator}, missing {t.missing}, "
+                f"ribbon yields {','.join(map(str, t.ribbon_yields)) or '-'}")

@@ -111,6 +111,8 @@ class GroundTruth:
     rejected: int = 0        # cards in the reject box
     removed_by_operator: int = 0
     missing: int = 0
+    #: Cards picked with each ribbon taken out so far (one entry per ribbon change).
+    ribbon_yields: list[int] = field(default_factory=list)
 
 
 class PrinterModel:
@@ -142,6 +144,7 @@ class PrinterModel:
         self.false_ribbon_end = False
         # Lifetime counters: only ever go up.
         self.cards_counter = 0
+        self._ribbon_since = 0   # the card counter when the ribbon in it was put in
         self.panels_counter = 0
         self.cleanings_counter = 0
         self.hopper = 0
@@ -333,6 +336,17 @@ class PrinterModel:
         with self.lock:
             self.head_hot = False
             self.errors.discard(OVERHEAT)
+
+    def change_ribbon(self, prints: int) -> None:
+        """The operator takes the ribbon out and puts a new one in with ``prints`` left;
+        the cards picked with the old one are its yield (:attr:`GroundTruth.ribbon_yields`)."""
+        with self.lock:
+            self.truth.ribbon_yields.append(self.cards_counter - self._ribbon_since)
+            self._ribbon_since = self.cards_counter
+            self.ribbon = prints
+            self.false_ribbon_end = False
+            if prints > 0:
+                self.errors.discard(RIBBON_OUT)
 
     def refill(self, cards: int = 0, ribbon: int = 0) -> None:
         with self.lock:

@@ -496,7 +496,7 @@ class Campaign:
         if fault == "feeder_empty":
             model.refill(cards=self.rng.randint(20, 60))
         elif fault == "ribbon_out":
-            model.refill(ribbon=self.rng.randint(100, 300))
+            model.change_ribbon(self.rng.randint(100, 300))
         elif fault in ("cover_open", "head_overheat", "reject_box_full"):
             model.operator_close_cover()
             model.cool_down()

@@ -64,7 +64,7 @@ def service_printer(model: PrinterModel) -> list[str]:
             model.refill(cards=50)
             done.append("loaded blanks")
         if model.ribbon < 50:
-            model.refill(ribbon=500)
+            model.change_ribbon(500)
             done.append("replaced the ribbon")
         model.cool_down()
         model.empty_reject_box()

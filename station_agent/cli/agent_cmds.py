@@ -120,6 +120,11 @@ def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
             extra = ", ".join(dev.get("conditions") or [])
             lines.append(f"  {dev['id']:<14} {dev['kind']:<8} {state}"
                          + (f" ({extra})" if extra else ""))
+    for k in doc.get("supplies") or []:
+        units = ", ".join(f"{u['printer']} {u['cards']:,} cards so far" for u in k["in_printers"])
+        days = "" if k["days_left"] is None else f", about {k['days_left']:g} days left"
+        lines.append(f"supply {k['kind']}: {k['stock']:,} in stock{days}"
+                     + (" (LOW)" if k["low"] else "") + (f"; in {units}" if units else ""))
     net = doc["network"]
     if net["probe_url"]:
         lines.append(f"network: {net['state']} ({net['probe_url']})")

@@ -255,8 +255,9 @@ class Station:
         self.spooler.ingest()
         self.spooler.poll_queues()
 
-    def _on_counters(self, printer: str, counters: Counters) -> None:
-        self.supplies.on_counters(printer, counters)
+    def _on_counters(self, printer: str, counters: Counters,
+                     conditions: tuple[str, ...]) -> None:
+        self.supplies.on_counters(printer, counters, conditions)
 
     def check_stock(self) -> None:
         self.supplies.check_stock()
@@ -299,7 +300,8 @@ class Station:
                                     self.watch.in_outage if self.watch else False),
             uplink=self.uplink_info(),
             notify=self.notifier.info() if self.notifier else None,
-            console=self.console.url if self.console else None)
+            console=self.console.url if self.console else None,
+            supplies=self.supplies.view()["kinds"] if self.config.supplies else None)
 
     def _queue_device(self, pid: str) -> dict[str, Any]:
         pc = self.spooler.printers[pid]

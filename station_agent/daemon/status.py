@@ -24,13 +24,14 @@ def status_document(*, station_id: str | None, daemon: dict[str, Any],
                     low_threshold: int | None, devices: list[dict[str, Any]],
                     faults: list[dict[str, Any]], network: dict[str, Any],
                     uplink: dict[str, Any], notify: dict[str, Any] | None = None,
-                    console: str | None = None) -> dict[str, Any]:
+                    console: str | None = None,
+                    supplies: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``status`` document (contract: docs/API.md)."""
     return {"station_id": station_id, "daemon": daemon, "balances": balances,
             "stock": {**stock, "low_threshold": low_threshold}, "devices": devices,
             "faults": faults, "network": network, "uplink": uplink,
             "notify": notify or {"channels": [], "pending": 0, "held_back": 0},
-            "console": console}
+            "console": console, "supplies": supplies or []}
 
 
 def offline_status(cfg: Config | None, snap: Snapshot) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class SupplyDesk:
                  printers: Callable[[], dict[str, PrinterUnit]]) -> None:
         self.config, self.ledger, self.faults, self._printers = config, ledger, faults, printers
         self._ribbon_left: dict[str, int] = {}
+        self._ribbon_ended: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     @property
@@ -135,7 +136,7 @@ class SupplyDesk:
         for sc in self.config.supplies:
             stock = balances.get(sc.kind, {}).get(model.SUPPLY_STOCK, 0)
             self.faults.observe(supply_source(sc.kind), "supply_low",
-                                stock <= sc.low_threshold,
+                                stock < sc.low_threshold,
                                 f"{stock} {sc.kind} in stock (threshold {sc.low_threshold})",
                                 raise_after=1, clear_after=1)
 
@@ -171,16 +172,22 @@ class SupplyDesk:
             self.faults.observe(printer, "supply_unrecorded", False, raise_after=1,
                                 clear_after=1)
 
-    def on_counters(self, printer: str, counters: Counters) -> None:
-        """A driven printer's counters were read: notice a new ribbon, or a low one."""
+    def on_counters(self, printer: str, counters: Counters,
+                    conditions: tuple[str, ...] = ()) -> None:
+        """A driven printer's counters were read (with its conditions): notice a new
+        ribbon (the counter went up, or a ribbon that had ended has prints left),
+        or a low one."""
         left = counters.ribbon_remaining
         if left is None:
             return
+        ended = "ribbon_out" in conditions
         with self._lock:
             before = self._ribbon_left.get(printer)
-            self._ribbon_left[printer] = left
+            was_ended = self._ribbon_ended.get(printer, False)
+            self._ribbon_left[printer], self._ribbon_ended[printer] = left, ended
         ribbons = [sc for sc in self._consumed_kinds(printer) if sc.part == "ribbon"]
-        if before is not None and left > before and ribbons:
+        if ribbons and ((before is not None and left > before)
+                        or (was_ended and not ended and left > 0)):
             self.faults.raise_fault(
                 printer, "ribbon_changed",
                 f"the ribbon counter went from {before} to {left} prints left: record the "

@@ -38,7 +38,8 @@ class PrinterUnit:
     def __init__(self, cfg: PrinterConfig, ledger: Ledger, faults: FaultSink,
                  chip_check: ChipChecker | None, open_jobs: Callable[[str], list[str]],
                  on_error: OnError,
-                 on_counters: Callable[[str, Counters], None] | None = None) -> None:
+                 on_counters: Callable[[str, Counters, tuple[str, ...]], None] | None = None
+                 ) -> None:
         self.cfg, self.id, self.faults, self.open_jobs = cfg, cfg.id, faults, open_jobs
         self.on_counters = on_counters
         #: The printer's counters as last read (None before the first read).
@@ -77,10 +78,13 @@ class PrinterUnit:
                     self._observe(exc.code, True, exc.message)
                 return
             self.online, self.last_error = True, ""
+            changed = status.conditions != self.conditions
             self.conditions, self.card_at = status.conditions, status.card_at
             for code in PRINTER_CONDITIONS:
                 self._observe(code, code in status.conditions, f"printer reports {status.raw}")
-            if (self.polls - 1) % COUNTERS_EVERY == 0:
+            if changed or (self.polls - 1) % COUNTERS_EVERY == 0:
+                # Also whenever the printer's conditions change: a ribbon that ended
+                # and one put in between two regular reads are both seen.
                 self.read_counters()
             now = time.monotonic()
             if now - self._last_reconcile >= RECONCILE_S:
@@ -97,7 +101,7 @@ class PrinterUnit:
             self.last_error = exc.message
             return
         if self.on_counters is not None:
-            self.on_counters(self.id, self.counters)
+            self.on_counters(self.id, self.counters, self.conditions)
 
     def recover_after_restart(self) -> None:
         """Settle what the previous run left (see :meth:`CardIssuer.recover_after_restart`)."""

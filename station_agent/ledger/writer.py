@@ -524,14 +524,6 @@ class Ledger:
         item, device = str(t.item), t.device
         unit = None if device is None else open_unit(conn, item, device)
         try:
-            have = self._supply_balance(item, t.src)
-            if t.src != model.EXTERNAL and have < t.count:
-                raise _refused(
-                    NegativeBalance,
-                    "{kind} of {count} {item} refused: only {have} {account}; a count cannot "
-                    "go below zero: check the number, or record the delivery first "
-                    "(`station-agent supplies receive`)",
-                    kind=t.kind, count=t.count, item=item, account=t.src, have=have)
             if t.kind == model.SUPPLY_INSTALL and unit is not None:
                 raise _refused(
                     JobRuleViolation,
@@ -544,6 +536,14 @@ class Ledger:
                     "{kind} refused: no {item} is recorded as installed in printer {device}: "
                     "record its install first (`station-agent supplies install`)",
                     kind=t.kind, item=item, device=device)
+            have = self._supply_balance(item, t.src)
+            if t.src != model.EXTERNAL and have < t.count:
+                raise _refused(
+                    NegativeBalance,
+                    "{kind} of {count} {item} refused: only {have} {account}; a count cannot "
+                    "go below zero: check the number, or record the delivery first "
+                    "(`station-agent supplies receive`)",
+                    kind=t.kind, count=t.count, item=item, account=t.src, have=have)
         except LedgerRefused:
             earlier = self._find(t.idem_id)
             if earlier is not None:

@@ -74,8 +74,8 @@ class KindView:
 
     @property
     def low(self) -> bool:
-        """At or below the kind's ``low_threshold`` (``supply_low``)."""
-        return self.stock <= self.cfg.low_threshold
+        """Below the kind's ``low_threshold`` (``supply_low``), as blanks are."""
+        return self.stock < self.cfg.low_threshold
 
     @property
     def units_per_day(self) -> float:
