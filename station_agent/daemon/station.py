@@ -90,7 +90,7 @@ class Station:
         self.board.attach(self.bus)
         self.faults = FaultReporter(self.bus, self.board)
         self.supplies: SupplyDesk = SupplyDesk(config, self.ledger, self.faults,
-                                               lambda: self.printers)
+                                               lambda: self.printers, self._markers)
         self._restore_faults()
 
         # Producers: devices, job sources, the network watch, the uplink's link.
@@ -254,6 +254,15 @@ class Station:
         """Ingest the spooler journal, then read the queues' state from cupsd."""
         self.spooler.ingest()
         self.spooler.poll_queues()
+        for pid in self.spooler.printers:
+            q = self.spooler.queue_info(pid)
+            if q is not None:
+                self.supplies.on_markers(pid, q["markers"],
+                                         self.board.is_active(pid, "ribbon_out"))
+
+    def _markers(self, printer: str) -> list[dict[str, Any]]:
+        q = self.spooler.queue_info(printer) if printer in self.spooler.printers else None
+        return [] if q is None else list(q["markers"])
 
     def _on_counters(self, printer: str, counters: Counters,
                      conditions: tuple[str, ...]) -> None:

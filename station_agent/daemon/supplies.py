@@ -51,8 +51,11 @@ class SupplyDesk:
     """Records supplies for the daemon's operations and raises their faults."""
 
     def __init__(self, config: Config, ledger: Ledger, faults: FaultSink,
-                 printers: Callable[[], dict[str, PrinterUnit]]) -> None:
+                 printers: Callable[[], dict[str, PrinterUnit]],
+                 markers: Callable[[str], list[dict[str, Any]]] | None = None) -> None:
         self.config, self.ledger, self.faults, self._printers = config, ledger, faults, printers
+        #: A spooled printer's supply levels as CUPS reports them (``marker-*``).
+        self._markers = markers or (lambda _pid: [])
         self._ribbon_left: dict[str, int] = {}
         self._ribbon_ended: dict[str, bool] = {}
         self._lock = threading.Lock()
@@ -73,7 +76,14 @@ class SupplyDesk:
         """``station-agent supplies --json``."""
         counters = self.counters()
         kinds = self.ledger.read(lambda c: supply_view(c, self.config, counters=counters))
-        return {"kinds": [k.as_dict() for k in kinds]}
+        docs = []
+        for k in kinds:
+            doc = k.as_dict()
+            for unit in doc["in_printers"]:   # type: ignore[attr-defined]
+                unit["levels"] = [m for m in self._markers(unit["printer"])
+                                  if marker_part(m) == k.cfg.part]
+            docs.append(doc)
+        return {"kinds": docs}
 
     # -- recording ----------------------------------------------------------------------
 
@@ -172,6 +182,16 @@ class SupplyDesk:
             self.faults.observe(printer, "supply_unrecorded", False, raise_after=1,
                                 clear_after=1)
 
+    def on_markers(self, printer: str, markers: list[dict[str, Any]], ended: bool) -> None:
+        """A spooled printer's supply levels were read from CUPS (``marker-*``): a
+        ribbon level that went up, or a ribbon that had ended (``marker-supply-empty``)
+        and has a level again, is a new ribbon (``ribbon_low`` comes from CUPS'
+        ``marker-supply-low`` reason)."""
+        levels = [int(m["level"]) for m in markers if marker_part(m) == "ribbon"
+                  and isinstance(m.get("level"), int) and m["level"] >= 0]
+        if levels:
+            self._ribbon_reading(printer, levels[0], ended)
+
     def on_counters(self, printer: str, counters: Counters,
                     conditions: tuple[str, ...] = ()) -> None:
         """A driven printer's counters were read (with its conditions): notice a new
@@ -180,7 +200,11 @@ class SupplyDesk:
         left = counters.ribbon_remaining
         if left is None:
             return
-        ended = "ribbon_out" in conditions
+        self._ribbon_reading(printer, left, "ribbon_out" in conditions)
+        self.faults.observe(printer, "ribbon_low", 0 < left <= RIBBON_LOW_PRINTS,
+                            f"{left} prints left on the ribbon", raise_after=1, clear_after=1)
+
+    def _ribbon_reading(self, printer: str, left: int, ended: bool) -> None:
         with self._lock:
             before = self._ribbon_left.get(printer)
             was_ended = self._ribbon_ended.get(printer, False)
@@ -190,10 +214,25 @@ class SupplyDesk:
                         or (was_ended and not ended and left > 0)):
             self.faults.raise_fault(
                 printer, "ribbon_changed",
-                f"the ribbon counter went from {before} to {left} prints left: record the "
+                f"the ribbon counter went from {before} to {left} left: record the "
                 f"new ribbon ({' or '.join(sc.kind for sc in ribbons)})")
-        self.faults.observe(printer, "ribbon_low", 0 < left <= RIBBON_LOW_PRINTS,
-                            f"{left} prints left on the ribbon", raise_after=1, clear_after=1)
+
+
+#: IPP ``marker-types`` (PWG 5100.x registry) per supply part.
+_MARKER_TYPES = {"ink-ribbon": "ribbon", "ribbon-wax": "ribbon", "transfer-unit": "film",
+                 "cleaner-unit": "cleaning"}
+
+
+def marker_part(marker: dict[str, Any]) -> str | None:
+    """The supply part (``ribbon``, ``film``, ``cleaning``) a CUPS marker is, by its
+    registered type, else by its name (vendors vary), or None."""
+    part = _MARKER_TYPES.get(str(marker.get("type") or ""))
+    if part is not None:
+        return part
+    name = str(marker.get("name") or "").lower()
+    return next((p for p, words in (("ribbon", ("ribbon",)), ("film", ("film", "transfer")),
+                                    ("cleaning", ("clean",))) if any(w in name for w in words)),
+                None)
 
 
 def _by(t: model.Transfer, actor: str) -> model.Transfer:

@@ -81,6 +81,7 @@ class Station:
             f'[[printer]]\nid = "ev-net"\nqueue = "ektp"\nfamily = "{family}"\n'
             f'url = "{self.server.url}"\n'
             + ('\n[[printer]]\nid = "ipp-1"\nqueue = "ektp-ipp"\ncards_per_copy = 2\n'
+               '\n[[supply]]\nkind = "ribbon-ymcko"\nrated_yield = 500\nfits = ["ektp-ipp"]\n'
                if ipp_uri else ""))
         os.chmod(self.config, 0o644)
         self.cupsd.add_queue("ektp", f"socket://127.0.0.1:{self.server.port}")
@@ -295,6 +296,10 @@ def test_an_ipp_printer_nobody_here_wrote_is_accounted_without_counters() -> Non
         st.install_and_wrap("ektp-ipp", "ipp-1")
         st.cli("blanks", "receive", "--batch", "B1", "--count", "100")
         st.start_agent()
+        for args in (("receive", "--kind", "ribbon-ymcko", "--count", "2", "--batch", "R1"),
+                     ("install", "--kind", "ribbon-ymcko", "--printer", "ipp-1")):
+            done = st.cli("supplies", *args)
+            assert done.code == 0, done.err
         # ippeveprinter takes one copy per job (copies-supported 1-1): the
         # document holds two cards (cards_per_copy = 2 for this printer).
         st.cupsd.submit("ektp-ipp", st.doc)
@@ -316,6 +321,11 @@ def test_an_ipp_printer_nobody_here_wrote_is_accounted_without_counters() -> Non
         device = next(d for d in json.loads(st.cli("status", "--json").out)["devices"]
                       if d["id"] == "ipp-1")
         assert device["source"] == "spooler" and device["cups"]["markers"], device
+        # The ribbon in the queue's printer: its cards from the jobs, its level from CUPS.
+        kind = json.loads(st.cli("supplies", "--json").out)["kinds"][0]
+        (unit,) = kind["in_printers"]
+        assert (unit["printer"], unit["cards"], unit["measured"]) == ("ipp-1", 4, "jobs")
+        assert [(m["name"], m["level"]) for m in unit["levels"]] == [("YMCKO ribbon", 40)]
     finally:
         st.close()
         printer.stop()
