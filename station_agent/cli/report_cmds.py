@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from station_agent.config import Config
+
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``report``."""
@@ -63,11 +67,13 @@ def cmd_report(args: argparse.Namespace, state_dir: Path) -> int:
         return _month(args, state_dir)
     args.lang = args.lang or "en"
     day = parse_day(args.date)
+    cfg = _configured(args)
+    kinds = cfg.supplies if cfg else ()
     conn = open_reader(state_dir)
     try:
         station = read_meta(conn).get("station_id") or "?"
         report = build_report(conn, day, station_id=station,  # type: ignore[arg-type]
-                              cover_days=args.cover_days)
+                              cover_days=args.cover_days, supply_kinds=kinds)
     finally:
         conn.close()
     if args.json:
@@ -98,19 +104,15 @@ def _month(args: argparse.Namespace, state_dir: Path) -> int:
     from station_agent.report.month_render import render_month
 
     year, month = parse_month(args.month)
-    office = region = None
-    from station_agent.config import load_config
-    from station_agent.paths import config_path
-
-    path, named = config_path(args.config)
-    if named or path.exists():   # the header names the office and region when configured
-        cfg = load_config(path)
-        office, region = cfg.office, cfg.region
+    # The header names the office and region, the supplies their ratings, when configured.
+    cfg = _configured(args)
     conn = open_reader(state_dir)
     try:
         station = read_meta(conn).get("station_id") or "?"
-        report = build_month(conn, year, month, station_id=station, office=office,
-                             region=region)
+        report = build_month(conn, year, month, station_id=station,
+                             office=cfg.office if cfg else None,
+                             region=cfg.region if cfg else None,
+                             supply_kinds=cfg.supplies if cfg else ())
     finally:
         conn.close()
     if args.json:
@@ -119,6 +121,15 @@ def _month(args: argparse.Namespace, state_dir: Path) -> int:
     _put(render_month(report, args.format, args.lang or "id"), args.output,
          f"recapitulation of {report.label}")
     return 0 if report.stock_identity_ok and report.station_identity_ok else 1
+
+
+def _configured(args: argparse.Namespace) -> Config | None:
+    """The config named with --config, or the default one when it exists; None otherwise."""
+    from station_agent.config import load_config
+    from station_agent.paths import config_path
+
+    path, named = config_path(args.config)
+    return load_config(path) if named or path.exists() else None
 
 
 def _put(text: str, output: str | None, what: str) -> None:

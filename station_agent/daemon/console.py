@@ -45,7 +45,8 @@ class StationBackend:
         from station_agent.report.render import render
 
         report = self.station.ledger.read(lambda conn: build_report(
-            conn, day, station_id=self.station_id))
+            conn, day, station_id=self.station_id,
+            supply_kinds=self.station.config.supplies))
         return render(report, fmt, lang, self.office)
 
     def monthly_report(self, year: int, month: int, fmt: str, lang: str) -> str:
@@ -54,7 +55,7 @@ class StationBackend:
 
         report = self.station.ledger.read(lambda conn: build_month(
             conn, year, month, station_id=self.station_id, office=self.office,
-            region=self.station.config.region))
+            region=self.station.config.region, supply_kinds=self.station.config.supplies))
         return render_month(report, fmt, lang)
 
     def metrics(self) -> str:

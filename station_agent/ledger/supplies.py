@@ -73,10 +73,11 @@ def _picks(conn: sqlite3.Connection, device: str, a: int, b: int | None) -> int:
 
 
 def units(conn: sqlite3.Connection, *, item: str | None = None, device: str | None = None,
-          ended_since: str | None = None,
+          ended_in: tuple[int, int] | None = None,
           counters: dict[str, int] | None = None) -> list[Unit]:
     """Every unit installed (oldest first), optionally of one supply kind or printer,
-    or only those still in or ended at or after ``ended_since`` (an ISO time).
+    or only those whose life ended in entries ``ended_in`` = ``(a, b)`` (a to b - 1;
+    then in the order they ended).
     ``counters``: printers' card counters now, for the yield so far of a unit
     still in (otherwise it is counted from picks)."""
     sql = ("SELECT u.install_seq, u.item, u.device, i.ts, i.first_serial, i.reference, "
@@ -90,12 +91,12 @@ def units(conn: sqlite3.Connection, *, item: str | None = None, device: str | No
     if device is not None:
         sql += " AND u.device = ?"
         args.append(device)
-    if ended_since is not None:
-        sql += " AND (u.end_seq IS NULL OR e.ts >= ?)"
-        args.append(ended_since)
+    if ended_in is not None:
+        sql += " AND u.end_seq >= ? AND u.end_seq < ?"
+        args.extend(ended_in)
     out = []
     for (seq, it, dev, ts, serial, ref, end_seq, end_ts, end_kind, end_ref) in conn.execute(
-            sql + " ORDER BY u.install_seq", args):
+            sql + (" ORDER BY u.end_seq" if ended_in else " ORDER BY u.install_seq"), args):
         start = _counter(ref)
         end = _counter(end_ref) if end_seq is not None else (counters or {}).get(dev)
         if start is not None and end is not None and end >= start:
@@ -129,19 +130,26 @@ def cards_since(conn: sqlite3.Connection, devices: list[str], since: str) -> int
     return int(row[0])
 
 
-def movements(conn: sqlite3.Connection, since: str, until: str
-              ) -> dict[str, dict[str, int]]:
-    """Units moved per supply kind between two ISO times, by kind of transfer
-    (``received``, ``installed``, ``finished``, ``written_off``)."""
-    names = {model.SUPPLY_RECEIVE: "received", model.SUPPLY_INSTALL: "installed",
-             model.SUPPLY_FINISH: "finished", model.SUPPLY_WRITE_OFF: "written_off"}
+def balances_before(conn: sqlite3.Connection, seq: int) -> dict[str, dict[str, int]]:
+    """Every supply kind's units per account just before entry ``seq`` (read from
+    the supply entries alone, whatever the length of the blanks' log)."""
     out: dict[str, dict[str, int]] = {}
-    for item, kind, n in conn.execute(
-            "SELECT item, kind, SUM(count) FROM entries WHERE item IS NOT NULL AND seq >= ? "
-            "AND seq < ? GROUP BY item, kind",
-            (first_seq_since(conn, since), first_seq_since(conn, until))):
-        out.setdefault(item, dict.fromkeys(names.values(), 0))[names[kind]] += int(n)
+    for item, src, dst, n in conn.execute(
+            "SELECT item, src, dst, SUM(count) FROM entries INDEXED BY entries_supply "
+            "WHERE item IS NOT NULL AND seq < ? GROUP BY item, src, dst", (seq,)):
+        bal = out.setdefault(item, dict.fromkeys((model.EXTERNAL, *model.SUPPLY_ACCOUNTS), 0))
+        bal[src] -= int(n)
+        bal[dst] += int(n)
     return out
+
+
+def period_entries(conn: sqlite3.Connection, a: int, b: int) -> list[tuple[object, ...]]:
+    """The supply entries ``a`` to ``b - 1``: ``(seq, ts, item, kind, src, count,
+    batch_id, device, first_serial, reason)`` in order."""
+    return conn.execute(
+        "SELECT seq, ts, item, kind, src, count, batch_id, device, first_serial, reason "
+        "FROM entries INDEXED BY entries_supply WHERE item IS NOT NULL AND seq >= ? AND seq < ? "
+        "ORDER BY seq", (a, b)).fetchall()
 
 
 def install_transfers(conn: sqlite3.Connection, item: str, device: str, idem_id: str, *,

@@ -22,10 +22,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from station_agent import clock
+from station_agent.config import SupplyConfig
 from station_agent.ledger import faultlog, model
 from station_agent.ledger.balances import read_balances
 from station_agent.ledger.daily import first_seq_since, ts_text
 from station_agent.ledger.stock import forecast
+from station_agent.report.supplies import SupplyPeriod, supply_period
 
 #: Fault severities that count as downtime of their device.
 DOWN_SEVERITIES = ("error", "critical")
@@ -82,9 +84,12 @@ class DayReport:
     history: list[DayFigures] = field(default_factory=list)
     #: Cards spoiled this day by spoil category (DESIGN §3).
     spoiled_by_category: dict[str, int] = field(default_factory=dict)
+    #: Each supply kind's stock and movements, and the units used up (DESIGN §10).
+    supplies: list[SupplyPeriod] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "supplies": [p.as_dict() for p in self.supplies],
             "spoiled_by_category": self.spoiled_by_category,
             "station_id": self.station_id, "date": self.day.isoformat(),
             "generated_at": self.generated_at,
@@ -222,8 +227,10 @@ def overlap_minutes(start: str, end: str | None, lo: datetime, hi: datetime,
 
 
 def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
-                 cover_days: int = 30, now: datetime | None = None) -> DayReport:
-    """The reconciliation of local ``day`` from the ledger on ``conn``."""
+                 cover_days: int = 30, now: datetime | None = None,
+                 supply_kinds: tuple[SupplyConfig, ...] = ()) -> DayReport:
+    """The reconciliation of local ``day`` from the ledger on ``conn`` (supplies rated
+    by ``supply_kinds``, the config's ``[[supply]]``)."""
     now = now or clock.local_now()
     lo, hi = local_start(day), local_start(day + timedelta(days=1))
     current = current_balances(conn)
@@ -290,4 +297,5 @@ def build_report(conn: sqlite3.Connection, day: date, *, station_id: str,
         rate_per_day=fc.rate, days_left=days_left, runout_date=runout,
         cover_days=cover_days, request_quantity=request,
         chain_head=f"{b - 1}:{head[0]}" if head else "0:", entries=b - 1, history=history,
-        spoiled_by_category=spoiled_by_category(conn, a, b))
+        spoiled_by_category=spoiled_by_category(conn, a, b),
+        supplies=supply_period(conn, a, b, supply_kinds))

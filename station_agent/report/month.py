@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from station_agent import clock
+from station_agent.config import SupplyConfig
 from station_agent.ledger import faultlog, model
 from station_agent.ledger.daily import first_seq_since, ts_text
 from station_agent.ledger.serials import serial_range
@@ -36,6 +37,7 @@ from station_agent.report.model import (
     roll_forward,
     spoiled_by_category,
 )
+from station_agent.report.supplies import SupplyPeriod, supply_period
 
 
 @dataclass
@@ -65,6 +67,8 @@ class MonthReport:
     entries: int
     complete: bool = True             # False while the month is not over
     notes: list[str] = field(default_factory=list)
+    #: Each supply kind's stock and movements, and the units used up (DESIGN §10).
+    supplies: list[SupplyPeriod] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -83,7 +87,7 @@ class MonthReport:
             "station_identity_ok": self.station_identity_ok,
             "outage_days": self.outage_days, "downtime_minutes": self.downtime_minutes,
             "printers": self.printers, "chain_head": self.chain_head,
-            "entries": self.entries,
+            "entries": self.entries, "supplies": [p.as_dict() for p in self.supplies],
         }
 
 
@@ -107,7 +111,8 @@ def _rows(conn: sqlite3.Connection, a: int, b: int, kind: str) -> list[tuple[Any
 
 def build_month(conn: sqlite3.Connection, year: int, month: int, *, station_id: str,
                 office: str | None = None, region: str | None = None,
-                now: datetime | None = None) -> MonthReport:
+                now: datetime | None = None,
+                supply_kinds: tuple[SupplyConfig, ...] = ()) -> MonthReport:
     """The recapitulation of the local month ``year``-``month`` from the ledger on ``conn``."""
     now = now or clock.local_now()
     first, nxt = month_bounds(year, month)
@@ -140,7 +145,7 @@ def build_month(conn: sqlite3.Connection, year: int, month: int, *, station_id: 
     printers: dict[str, dict[str, int]] = {}
     for device, kind, n in conn.execute(
             "SELECT device, kind, SUM(count) FROM entries WHERE seq >= ? AND seq < ? AND "
-            "device IS NOT NULL GROUP BY device, kind", (a, b)):
+            "device IS NOT NULL AND item IS NULL GROUP BY device, kind", (a, b)):
         row = printers.setdefault(str(device), dict.fromkeys(
             ("picked", "issued", "spoiled", "lost"), 0))
         key = {model.PICK: "picked", model.COMPLETE: "issued", model.REJECT: "spoiled",
@@ -181,4 +186,4 @@ def build_month(conn: sqlite3.Connection, year: int, month: int, *, station_id: 
                      for k, v in sorted(by_day.items())],
         downtime_minutes=down, printers=dict(sorted(printers.items())),
         chain_head=f"{b - 1}:{head[0]}" if head else "0:", entries=b - 1,
-        complete=hi <= now)
+        complete=hi <= now, supplies=supply_period(conn, a, b, supply_kinds))

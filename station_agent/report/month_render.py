@@ -18,6 +18,7 @@ from station_agent.report.render import (
     identity_line,
     labels,
 )
+from station_agent.report.supplies_render import supply_context, supply_csv, supply_text
 
 #: The recapitulation's own words (the daily report's :data:`LABELS` serve too).
 MONTH_LABELS: dict[str, str] = {
@@ -88,6 +89,7 @@ def render_month_text(r: MonthReport, lang: str = "id") -> str:
     ]
     for title, lines in sections:
         out += ["", f"{title}:", *(lines or [f"  {t['none']}"])]
+    out += supply_text(r.supplies, t, sp)
     out += ["", f"{t['chain']}: {r.chain_head[:24]}... ({n(r.entries)} {t['entries']})", "",
             f"{t['signed_by']}: {t['name']} ____________________  "
             f"{t['staff_number']} ____________________"]
@@ -129,6 +131,7 @@ def render_month_csv(r: MonthReport) -> str:
     for p, counts in r.printers.items():
         for k, total in counts.items():
             w.writerow([f"printer:{k}", p, total])
+    w.writerows(supply_csv(r.supplies))
     w.writerow(["ledger", "chain_head", r.chain_head])
     w.writerow(["ledger", "entries", r.entries])
     return buf.getvalue()
@@ -159,6 +162,7 @@ def render_month_html(r: MonthReport, lang: str = "id") -> str:
         "printers": [(p, n(v["picked"]), n(v["issued"]), n(v["spoiled"]), n(v["lost"]))
                      for p, v in r.printers.items()],
         "entries": n(r.entries),
+        **supply_context(r.supplies, t, sp),
     }
     return TEMPLATES.get_template("month.html").render(**ctx)
 

@@ -14,6 +14,12 @@ import jinja2
 
 from station_agent.i18n import N_, Speaker, speaker
 from station_agent.report.model import DayReport
+from station_agent.report.supplies_render import (
+    SUPPLY_LABELS,
+    supply_context,
+    supply_csv,
+    supply_text,
+)
 
 #: The report's words in English, marked for the catalogues; :func:`labels` gives
 #: them in the report's language (station_agent/i18n).
@@ -86,7 +92,7 @@ LABELS: dict[str, str] = {
 def labels(lang: str) -> dict[str, str]:
     """:data:`LABELS` in ``lang`` (``id`` or ``en``)."""
     sp = speaker(lang)
-    return {k: sp.gettext(v) for k, v in LABELS.items()}
+    return {k: sp.gettext(v) for k, v in {**LABELS, **SUPPLY_LABELS}.items()}
 
 
 ACCOUNTS = ("stock", "in_printer", "issued", "spoiled_held", "spoiled_disposed", "lost")
@@ -165,6 +171,7 @@ def render_text(r: DayReport, lang: str = "en") -> str:
     out += ["", f"{t['per_hour']}: " + (", ".join(f"{h:02d}h {n(c)}" for h, c in busy) or "-"),
             "", f"{t['forecast']}:"]
     out += [f"  {k}: {v}" for k, v in _forecast_lines(r, t, sp)]
+    out += supply_text(r.supplies, t, sp)
     out += ["", f"{t['chain']}: {r.chain_head[:24]}... ({n(r.entries)} {t['entries']})"]
     return "\n".join(out)
 
@@ -200,6 +207,7 @@ def render_csv(r: DayReport) -> str:
     w.writerow(["forecast", "runout_date", r.runout_date.isoformat() if r.runout_date else ""])
     w.writerow(["forecast", "cover_days", r.cover_days])
     w.writerow(["forecast", "request_quantity", r.request_quantity])
+    w.writerows(supply_csv(r.supplies))
     w.writerow(["ledger", "chain_head", r.chain_head])
     w.writerow(["ledger", "entries", r.entries])
     return buf.getvalue()
@@ -278,7 +286,8 @@ def render_html(r: DayReport, lang: str = "en", office: str | None = None) -> st
         per_hour=[n(c) for c in r.per_hour],
         forecast=_forecast_lines(r, t, sp),
         history_title=t["history"].format(n=len(r.history)), chart=_chart(r, sp),
-        entries=n(r.entries), signatures=[*t["signatures"].split(" / ", 1), ""])
+        entries=n(r.entries), signatures=[*t["signatures"].split(" / ", 1), ""],
+        **supply_context(r.supplies, t, sp))
 
 
 def render(r: DayReport, fmt: str, lang: str, office: str | None = None) -> str:

@@ -43,6 +43,7 @@ def downgrade_to_v7(state_dir: Path) -> None:
         assert raw.execute("SELECT count(*) FROM entries WHERE item IS NOT NULL"
                            ).fetchone()[0] == 0
         raw.executescript("DROP TABLE supply_balances; DROP TABLE supply_units;"
+                          "DROP INDEX entries_supply;"
                           "ALTER TABLE entries DROP COLUMN item; PRAGMA user_version=7;")
     finally:
         raw.close()

@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 
 from station_agent import clock
-from station_agent.ledger import Ledger, model, open_reader
+from station_agent.config import SupplyConfig
+from station_agent.ledger import Ledger, model, open_reader, supplies
 from station_agent.report.model import build_report
 from station_agent.report.month import build_month, month_bounds
 from station_agent.report.month_render import render_month
 from tests.conftest import run_cli
 
 TZ = "Asia/Makassar"
+KINDS = (SupplyConfig("ribbon-ymcko", rated_yield=200, part="ribbon"),
+         SupplyConfig("film-clear", rated_yield=400, part="film"))
 
 
 @pytest.fixture
@@ -63,11 +66,24 @@ def _office_months(state: Path, seed: int = 7) -> None:
                     led.record(model.receive(f"KTP-{day.isoformat()}", count,
                                              first_serial=f"KTP{serial:07d}"))
                     serial += count
+                if day.day == 2 or rng.random() < 0.04:
+                    _at(day, 7, 50)
+                    for kind in ("ribbon-ymcko", "film-clear"):
+                        led.record(model.supply_receive(kind, rng.randint(3, 6),
+                                                        f"SUP-{day.isoformat()}"))
                 for k in range(rng.randint(20, 60)):
                     _at(day, 8 + k // 8, (k % 8) * 7)
                     job += 1
                     jid = f"j{job}"
-                    led.record(model.pick(jid, device=rng.choice(("evolis-1", "magicard-1"))))
+                    printer = rng.choice(("evolis-1", "magicard-1"))
+                    if rng.random() < 0.03 or job < 3:   # a ribbon or film change
+                        kind = rng.choice(("ribbon-ymcko", "film-clear"))
+                        stock = led.read(supplies.balances).get(kind, {}).get("supply_stock", 0)
+                        if stock:
+                            for t in led.read(lambda c, k=kind, p=printer, j=jid:
+                                              supplies.install_transfers(c, k, p, f"in-{j}")):
+                                led.record(t)
+                    led.record(model.pick(jid, device=printer))
                     roll = rng.random()
                     if roll < 0.05:
                         led.record(model.reject(jid, category=rng.choice(model.CATEGORIES),
@@ -87,6 +103,10 @@ def _office_months(state: Path, seed: int = 7) -> None:
                                             f"adj-{day.isoformat()}"))
                 if rng.random() < 0.05:
                     led.record(model.write_off_stock(1, "rusak air", f"wo-{day.isoformat()}"))
+                ribbons = led.read(supplies.balances).get("ribbon-ymcko", {})
+                if rng.random() < 0.2 and ribbons.get("supply_stock"):
+                    led.record(model.supply_write_off("ribbon-ymcko", 1, "sobek",
+                                                      f"swo-{day.isoformat()}"))
             day += timedelta(days=1)
     finally:
         led.close()
@@ -99,14 +119,30 @@ def test_a_month_is_the_sum_of_its_days(tmp_path: Path, office_tz: None) -> None
     conn = open_reader(state)
     try:
         now = datetime(2026, 12, 2, 9, 0).astimezone()
-        oct_, nov = (build_month(conn, 2026, m, station_id="kpg-01", now=now) for m in (10, 11))
+        oct_, nov = (build_month(conn, 2026, m, station_id="kpg-01", now=now,
+                                 supply_kinds=KINDS) for m in (10, 11))
         for rep in (oct_, nov):
             first, nxt = month_bounds(rep.month.year, rep.month.month)
             days = []
             d = first
             while d < nxt:
-                days.append(build_report(conn, d, station_id="kpg-01", now=now))
+                days.append(build_report(conn, d, station_id="kpg-01", now=now,
+                                         supply_kinds=KINDS))
                 d += timedelta(days=1)
+            # Supplies: the month's stock, movements and yields are its days'.
+            assert [p.kind for p in rep.supplies] == ["ribbon-ymcko", "film-clear"]
+            for i, p in enumerate(rep.supplies):
+                assert p.opening == days[0].supplies[i].opening
+                assert p.closing == days[-1].supplies[i].closing
+                for key in p.moved:
+                    assert p.moved[key] == sum(x.supplies[i].moved[key] for x in days), key
+                assert p.yields == [y for x in days for y in x.supplies[i].yields]
+                assert sum(int(str(d["count"])) for d in p.deliveries) == p.moved["received"]
+                held = sum(p.closing.values()) - sum(p.opening.values())
+                assert held == p.moved["received"]
+            assert sum(p.moved["finished"] for p in rep.supplies) > 0
+            assert all(y["yield_percent"] is not None for p in rep.supplies
+                       for y in p.yields if y["ended_by"] == "supply_finish")
             assert rep.opening == days[0].opening and rep.closing == days[-1].closing
             for key in rep.moved:
                 assert rep.moved[key] == sum(x.moved[key] for x in days), key
@@ -122,6 +158,8 @@ def test_a_month_is_the_sum_of_its_days(tmp_path: Path, office_tz: None) -> None
             assert sum(v["issued"] for v in rep.printers.values()) >= 0
             assert sum(v["picked"] for v in rep.printers.values()) == rep.moved["picked"]
         assert oct_.closing == nov.opening
+        assert [p.closing for p in oct_.supplies] == [p.opening for p in nov.supplies]
+        assert any(p.moved["written_off"] for p in oct_.supplies + nov.supplies)
         assert sum(nov.spoiled_by_category.values()) > 0
         assert nov.moved["voided"] >= 0 and nov.disposals and nov.deliveries
         assert nov.deliveries[0]["serials"].startswith("KTP")
@@ -138,12 +176,14 @@ def test_month_formats_and_the_cli(tmp_path: Path, office_tz: None) -> None:
     assert rows[0] == ["section", "item", "value"]
     sections = {r[0] for r in rows[1:]}
     assert {"opening", "closing", "moved", "spoiled_by_category", "delivery", "disposal",
-            "identity", "ledger"} <= sections
+            "identity", "ledger", "supply_opening", "supply_received", "supply_finished",
+            "supply_closing", "supply_yield"} <= sections
     doc = run_cli("--state-dir", str(state), "report", "--month", "2026-10", "--json")
     assert doc.code == 0, doc.err
     text = run_cli("--state-dir", str(state), "report", "--month", "2026-10").out
     assert "Rekapitulasi bulanan blangko" in text and "1 Oktober 2026 - 31 Oktober 2026" in text
     assert "seimbang" in text
+    assert "ribbon-ymcko" in text and "film-clear" in text
     en = run_cli("--state-dir", str(state), "report", "--month", "2026-10", "--lang", "en").out
     assert "Monthly recapitulation of blank cards" in en and "October 1, 2026" in en
     for bad in ("2026-13", "26-10", "2026/10"):
