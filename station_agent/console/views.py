@@ -77,6 +77,14 @@ class View:
                          for a in ("in_printer", "spoiled_held")],
             "faults": faults,
             "printers": [self._device(d, sp) for d in status["devices"]],
+            "supplies": [{
+                "kind": k["kind"], "stock": sp.number(k["stock"]), "low": k["low"],
+                "days_left": (sp.number(k["days_left"], 1) if k["days_left"] is not None
+                              else None),
+                "request": sp.number(k["request_quantity"]),
+                "units": [{"printer": u["printer"], "cards": sp.number(u["cards"]),
+                           "since": sp.datetime(u["installed_at"])} for u in k["in_printers"]],
+            } for k in status.get("supplies") or []],
             "network": {
                 "configured": bool(net["probe_url"]),
                 "state": sp.gettext(NETWORK_LABELS.get(net["state"], net["state"])),
@@ -98,12 +106,17 @@ class View:
         state = (N_("not checked yet") if online is None else N_("ready") if online
                  else N_("not answering"))
         markers = (d.get("cups") or {}).get("markers") or []
+        levels = [{"name": m["name"], "level": f"{m['level']}%"} for m in markers
+                  if isinstance(m.get("level"), int) and m["level"] >= 0]
+        if d.get("ribbon_left") is not None:   # a driven printer's own ribbon counter
+            levels.append({"name": sp.gettext(N_("Ribbon")),
+                           "level": sp.gettext(N_("{n} prints left")).format(
+                               n=sp.number(d["ribbon_left"]))})
         return {
             "id": d["id"], "kind": d["kind"], "ok": bool(online),
             "state": sp.gettext(state),
             "conditions": [sp.gettext(title(c)) for c in d.get("conditions") or []],
-            "supplies": [{"name": m["name"], "level": m["level"]} for m in markers
-                         if isinstance(m.get("level"), int) and m["level"] >= 0],
+            "supplies": levels,
         }
 
     def jobs(self, sp: Speaker) -> dict[str, Any]:

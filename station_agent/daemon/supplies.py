@@ -68,9 +68,15 @@ class SupplyDesk:
     # -- reading ----------------------------------------------------------------------
 
     def counters(self) -> dict[str, int]:
-        """Each driven printer's card counter as last read by its poll."""
-        return {pid: u.counters.cards for pid, u in self._printers().items()
-                if u.counters is not None}
+        """Each driven printer's card counter as last known: read by its poll, or
+        noted by its latest pick (whichever is newer: a counter only goes up)."""
+        out = {}
+        for pid, u in self._printers().items():
+            known = [n for n in (None if u.counters is None else u.counters.cards,
+                                 self.ledger.device_counter(pid)) if n is not None]
+            if known:
+                out[pid] = max(known)
+        return out
 
     def view(self) -> dict[str, Any]:
         """``station-agent supplies --json``."""

@@ -117,7 +117,8 @@ class PrinterUnit:
         return {"id": self.id, "kind": "printer", "url": self.cfg.url,
                 "family": self.printer.family, "online": self.online,
                 "conditions": list(self.conditions), "card_at": self.card_at,
-                "stuck_jobs": sorted(self.issuer.stuck), "error": self.last_error or None}
+                "stuck_jobs": sorted(self.issuer.stuck), "error": self.last_error or None,
+                "ribbon_left": None if self.counters is None else self.counters.ribbon_remaining}
 
 
 class ReaderUnit:

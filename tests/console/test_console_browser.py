@@ -88,8 +88,11 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
 
     d: ConsoleDaemon = console_daemon(
         'timezone = "Asia/Makassar"\noffice = "Disdukcapil Kota Kupang"\n\n'
-        '[[printer]]\nid = "p1"\nurl = "sim://evolis?cards=50"\n')
+        '[[printer]]\nid = "p1"\nurl = "sim://evolis?cards=50"\n\n'
+        '[[supply]]\nkind = "ribbon-ymcko"\nrated_yield = 500\nlow_threshold = 2\n')
     d.cli("blanks", "receive", "--batch", "KTP-A", "--count", "12000")
+    d.cli("supplies", "receive", "--kind", "ribbon-ymcko", "--count", "2", "--batch", "RB-1")
+    d.cli("supplies", "install", "--kind", "ribbon-ymcko", "--printer", "p1")
     with d.client() as api:
         assert api.call("issue", job_id="job-1", printer="p1")["outcome"] == "complete"
         assert api.call("issue", job_id="job-2", printer="p1")["outcome"] == "complete"
@@ -109,6 +112,10 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     assert re.fullmatch(rf"Hari ini, \d{{1,2}} ({MONTHS_ID}) \d{{4}}", heading), heading
     figures = _text(browser, "#figures")
     assert "tercetak hari ini 2" in figures and "diterima hari ini 12.000" in figures
+    # Supplies: one ribbon left in stock (below 2: low), the one in p1 with its cards.
+    supplies = _text(browser, "#supplies")
+    assert "ribbon-ymcko" in supplies and "1 di stok" in supplies and "menipis" in supplies
+    assert re.search(r"Di p1 sejak .*: 2 kartu sejauh ini", supplies), supplies
 
     # Live: a delivery recorded elsewhere shows without a reload.
     marker = browser.find_element(By.CSS_SELECTOR, "#live")
