@@ -83,7 +83,7 @@ def cmd_show(args: argparse.Namespace, state_dir: Path) -> int:
     doc = from_daemon(state_dir, "supplies")
     if doc is None:
         from station_agent.ledger import open_reader
-        from station_agent.report.supplies import supply_view
+        from station_agent.supplies.outlook import supply_view
 
         config = _config(args)
         conn = open_reader(state_dir)

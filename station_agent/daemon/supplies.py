@@ -31,7 +31,7 @@ from station_agent.ledger import Ledger, model
 from station_agent.ledger import supplies as ledger_supplies
 from station_agent.ledger.model import Entry
 from station_agent.ledger.store import open_unit
-from station_agent.report.supplies import supply_view
+from station_agent.supplies.outlook import supply_view
 
 if TYPE_CHECKING:
     from station_agent.daemon.units import PrinterUnit

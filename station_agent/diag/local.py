@@ -196,3 +196,38 @@ def stock_check(stock: dict[str, Any], low_threshold: int | None) -> Check:
         limit = f" (low threshold {low_threshold:,})" if low_threshold is not None else ""
         return warned("stock", detail + limit, request)
     return passed("stock", detail)
+
+
+def supply_checks(kinds: list[dict[str, Any]], fitting: dict[str, list[str]]) -> list[Check]:
+    """One check per supply kind (``supplies --json`` documents): its stock against its
+    threshold and the days left, a ribbon or film printer with none recorded in it
+    (``fitting``: kind -> the printers it must be in), and finished units that
+    printed less than their rating allows."""
+    checks = []
+    for k in kinds:
+        name = f"supply:{k['kind']}"
+        where = ", ".join(f"{u['printer']} ({u['cards']:,} cards so far)"
+                          for u in k["in_printers"]) or "in no printer"
+        days = k.get("days_left")
+        detail = (f"{k['stock']:,} in stock" + (f", about {days:g} days" if days is not None
+                                                 else "") + f"; {where}")
+        missing = [p for p in fitting.get(k["kind"], [])
+                   if p not in {u["printer"] for u in k["in_printers"]}]
+        low_yields = [y for y in k["yields"] if y.get("low_yield")]
+        if k["low"] or (days is not None and days < STOCK_WARN_DAYS):
+            checks.append(warned(name, detail + f" (low threshold {k['low_threshold']:,})",
+                                 f"request {max(k['request_quantity'], 1):,} unit(s) now"))
+        elif missing:
+            checks.append(warned(name, detail + f"; none recorded in {', '.join(missing)}",
+                                 "record the unit in it with `station-agent supplies install "
+                                 f"--kind {k['kind']} --printer PRINTER`"))
+        elif low_yields:
+            y = low_yields[-1]
+            checks.append(warned(name, detail + f"; the unit used up in {y['printer']} on "
+                                 f"{str(y['ended_at'])[:10]} printed {y['cards']:,} cards, "
+                                 f"{y['yield_percent']:g} % of its rating",
+                                 "check the print settings (temperature) and the ribbon "
+                                 "batch; keep the box for a claim"))
+        else:
+            checks.append(passed(name, detail))
+    return checks

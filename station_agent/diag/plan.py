@@ -155,12 +155,33 @@ def _faults_and_stock(state_dir: Path, status: dict[str, Any] | None, cfg: Any) 
 
     low = cfg.stock.low_threshold if cfg is not None else None
     if status is not None:
-        return [local.faults_check(status["faults"]), local.stock_check(status["stock"], low)]
+        return [local.faults_check(status["faults"]), local.stock_check(status["stock"], low),
+                *_supplies(cfg, state_dir, status)]
     try:
         snap = read_snapshot(state_dir)
     except StationAgentError:
         return [warned("faults", "no ledger to read faults from", "see the ledger check")]
-    return [local.faults_check(snap.faults, live=False), local.stock_check(snap.stock, low)]
+    return [local.faults_check(snap.faults, live=False), local.stock_check(snap.stock, low),
+            *_supplies(cfg, state_dir, None)]
+
+
+def _supplies(cfg: Any, state_dir: Path, status: dict[str, Any] | None) -> list[Check]:
+    """The supply checks, from the daemon's status or (none running) the ledger."""
+    if cfg is None or not cfg.supplies:
+        return []
+    kinds = (status or {}).get("supplies")
+    if kinds is None:
+        from station_agent.ledger.store import open_reader
+        from station_agent.supplies.outlook import supply_view
+
+        conn = open_reader(state_dir)
+        try:
+            kinds = [k.as_dict() for k in supply_view(conn, cfg)]
+        finally:
+            conn.close()
+    fitting = {sc.kind: [p.id for p in cfg.printers if sc.fits_printer(p)]
+               for sc in cfg.supplies if sc.consumed_per_card}
+    return local.supply_checks(kinds, fitting)
 
 
 def _device_groups(cfg: Any, state_dir: Path, status: dict[str, Any] | None,

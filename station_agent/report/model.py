@@ -27,7 +27,7 @@ from station_agent.ledger import faultlog, model
 from station_agent.ledger.balances import read_balances
 from station_agent.ledger.daily import first_seq_since, ts_text
 from station_agent.ledger.stock import forecast
-from station_agent.report.supplies import SupplyPeriod, supply_period
+from station_agent.supplies.period import SupplyPeriod, supply_period
 
 #: Fault severities that count as downtime of their device.
 DOWN_SEVERITIES = ("error", "critical")

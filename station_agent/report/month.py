@@ -37,7 +37,7 @@ from station_agent.report.model import (
     roll_forward,
     spoiled_by_category,
 )
-from station_agent.report.supplies import SupplyPeriod, supply_period
+from station_agent.supplies.period import SupplyPeriod, supply_period
 
 
 @dataclass

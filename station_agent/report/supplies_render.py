@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from station_agent.i18n import N_, Speaker
-from station_agent.report.supplies import SupplyPeriod
+from station_agent.supplies.period import SupplyPeriod
 
 #: The supplies sections' words, marked for the catalogues.
 SUPPLY_LABELS: dict[str, str] = {

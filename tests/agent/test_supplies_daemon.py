@@ -66,6 +66,7 @@ def test_ribbon_changes_prompt_installs_and_yields_match_the_printer(
     d = daemons(CONFIG.format(tty=printer.where)).start()
     d.call("receive", batch_id="KTP-1", count=200)
     d.cli("supplies", "receive", "--kind", RIBBON, "--count", "3", "--batch", "RB-1")
+    d.cli("supplies", "receive", "--kind", "cleaning-kit", "--count", "5", "--batch", "CK-1")
     d.wait_fault(f"supply:{RIBBON}", "supply_low", present=False)
 
     # Printing with no ribbon recorded in the printer.
@@ -117,6 +118,11 @@ def test_ribbon_changes_prompt_installs_and_yields_match_the_printer(
     assert "BELOW RATING" in text and "ribbon-ymcko (ribbon, rated 20 cards)" in text
     status = d.cli("status", "--json")
     assert status["supplies"][0]["kind"] == RIBBON
+    diag = run_cli("--config", str(d.config), "diag", "--json")
+    checks = {c["name"]: c for c in json.loads(diag.out)["checks"]}
+    ribbon = checks[f"supply:{RIBBON}"]
+    assert ribbon["status"] == "warn" and "request" in ribbon["hint"], ribbon
+    assert checks["supply:cleaning-kit"]["status"] == "pass"
     assert d.stop() == 0
 
 
