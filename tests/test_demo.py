@@ -49,6 +49,10 @@ def test_demo_reconciles_with_the_simulators(demo_day: tuple[Path, str, bool]) -
     # The injected events happened and were reported.
     assert "card_jam" in out and "ribbon_out" in out and "central server goes down" in out
     assert "-> balanced" in out
+    # A ribbon change: recorded by the office, the old ribbon's yield shown.
+    assert "magicard-1: new ribbon recorded; the old one printed" in out
+    assert "supplies and yields:" in out and "ribbon-ymcko (ribbon, rated 500 cards)" in out
+    assert "BELOW RATING" in out and "(counter)" in out
     html = Path(out.split("HTML report: ")[1].split()[0])
     assert html.is_file() and html.read_text().startswith("<!DOCTYPE html>")
     # Plain progress lines (stdout is not a terminal): no screen control codes.

@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 STATION_ID = "demo-kupang-01"
+#: The ribbon kind the demo's printers take.
+RIBBON = "ribbon-ymcko"
 PANELS_PER_CARD = 2
 #: The office: Kupang keeps WITA (UTC+8); it prints from 07:30 to 16:00.
 OFFICE_TZ = "Asia/Makassar"
@@ -110,12 +112,15 @@ class _Encoder:
 
 
 def _toml(data: dict[str, Any]) -> str:
-    """The demo's config as TOML text (flat tables and arrays of tables only)."""
+    """The demo's config as TOML text (flat tables and arrays of tables only, whose
+    values are scalars or lists of them)."""
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, int | float):
             return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
         return json.dumps(str(v))   # a JSON string is a TOML basic string here
 
     out: list[str] = []
@@ -141,7 +146,7 @@ def _config(state: Path, server_url: str, broker_url: str | None, cards: int, se
                 f"&seed={seed + 1}&print_ms=40")
     data: dict[str, Any] = {
         "station": {"id": STATION_ID, "state_dir": str(state), "timezone": OFFICE_TZ},
-        "printer": [{"id": "evolis-1", "url": evolis, "poll_interval": 0.5},
+        "printer": [{"id": "evolis-1", "url": evolis, "family": "evolis", "poll_interval": 0.5},
                     {"id": "magicard-1", "url": magicard, "family": "magicard",
                      "poll_interval": 0.5}],
         # The Evolis has a contactless encoder; the Magicard prints cards whose
@@ -154,6 +159,10 @@ def _config(state: Path, server_url: str, broker_url: str | None, cards: int, se
         "stock": {"low_threshold": 100},
         # The office console on a free port (printed when the day starts).
         "web": {"listen": "127.0.0.1:0"},
+        # Ribbons are counted too: one in each printer at the start of the day, and
+        # the Magicard's replaced when it runs out (its yield against the rating).
+        "supply": [{"kind": RIBBON, "rated_yield": 500, "low_threshold": 2,
+                    "fits": ["evolis", "magicard"]}],
     }
     if spool is not None:
         data["printer"].append({"id": "evolis-net", "queue": "ektp", "family": "evolis",
@@ -243,6 +252,12 @@ def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int)
                     if result.fault:
                         day.note(f"{unit.id}: {result.fault} on {job} -> operator attends")
                     attend(unit.issuer, model, result, rng)
+                if result.fault == "ribbon_out":
+                    # The operator put a new ribbon in (attend): the office records it,
+                    # which ends the old one's life with its yield.
+                    station.supplies.install(RIBBON, unit.id, None, f"ribbon-{job}", "demo")
+                    day.note(f"{unit.id}: new ribbon recorded; the old one printed "
+                             f"{_last_yield(station, unit.id)} cards")
                 if result.outcome not in (NOT_STARTED, PENDING):
                     break
                 time.sleep(0.05)
@@ -255,6 +270,15 @@ def _printer_day(station: Any, unit: Any, jobs: list[str], day: _Day, seed: int)
                 time.sleep(0.05)
     except Exception as exc:   # reported, and the demo fails
         day.errors.append(f"{unit.id}: {exc}")
+
+
+def _last_yield(station: Any, printer: str) -> str:
+    """The cards the last ribbon used up in ``printer`` printed."""
+    from station_agent.ledger import supplies
+
+    done = station.ledger.read(lambda c: supplies.units(c, item=RIBBON, device=printer))
+    ended = [u for u in done if not u.installed]
+    return f"{ended[-1].cards:,}" if ended else "?"
 
 
 def _spool_day(station: Any, spool: _Spooler, jobs: int, day: _Day) -> None:
@@ -351,10 +375,12 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
     from simulators.server import ServerSim
     from simulators.station.operator import mismatches
     from station_agent import clock, logs
+    from station_agent.cli.supplies_cmds import supplies_text
     from station_agent.daemon.station import Station
     from station_agent.ledger import model, open_reader, verify
     from station_agent.report.model import build_report
     from station_agent.report.render import render_html, render_text
+    from station_agent.supplies.outlook import supply_view
 
     temp = state_dir is None
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="station-agent-demo-"))
@@ -410,6 +436,10 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
             station.ledger.record(model.receive(batch, count))
             received += count
             day.note(f"delivery {batch}: {count} blanks")
+        station.ledger.record(model.supply_receive(RIBBON, 6, "RIB-2026-11"))
+        day.note(f"delivery RIB-2026-11: 6 {RIBBON}")
+        for pc in cfg.printers:   # the ribbon in each printer this morning
+            station.supplies.install(RIBBON, pc.id, None, f"ribbon-morning-{pc.id}", "demo")
         station.start()
         if station.console is not None:
             day.note(f"office console: {station.console.url} (add an account with "
@@ -479,13 +509,19 @@ def run_demo(*, state_dir: str | None, seed: int, jobs: int, broker: bool = True
     conn = open_reader(where)
     try:
         check = verify(conn)
-        report = build_report(conn, office_day, station_id=STATION_ID, now=day_end)
+        report = build_report(conn, office_day, station_id=STATION_ID, now=day_end,
+                              supply_kinds=cfg.supplies)
+        ribbons = supplies_text({"kinds": [k.as_dict() for k in supply_view(
+            conn, cfg, now=day_end)]})
     finally:
         conn.close()
     html_path = where / f"report-{report.day.isoformat()}.html"
     html_path.write_text(render_html(report), encoding="utf-8")
     say("")
     say(render_text(report))
+    say("")
+    say("supplies and yields:")
+    say(ribbons)
     say("")
     say(f"ledger verify: {'OK' if check.ok else 'BROKEN at entry ' + str(check.first_break)}, "
         f"{check.entries} entries")

@@ -34,7 +34,7 @@ def attend(issuer: CardIssuer, model: PrinterModel, result: IssueResult,
         if fault == "feeder_empty":
             model.refill(cards=50)
         elif fault == "ribbon_out":
-            model.refill(ribbon=500)
+            model.change_ribbon(500)
         elif fault == "head_overheat":
             model.cool_down()
         elif fault == "cover_open":

@@ -123,7 +123,12 @@ class SupplyDesk:
         transfers = self.ledger.read(lambda c: ledger_supplies.install_transfers(
             c, kind, printer, idem, serial=serial, counter=counter, actor=actor))
         entries = _all_or_refusal(self.ledger.record_many(transfers))
-        if self.config.supply(kind).consumed_per_card:
+        if self.config.supply(kind).part == "ribbon":
+            # The new ribbon is recorded: the printer's next reading is its baseline,
+            # not a change.
+            with self._lock:
+                self._ribbon_left.pop(printer, None)
+                self._ribbon_ended.pop(printer, None)
             self.faults.clear_fault(printer, "ribbon_changed")
         self.check_printer(printer)
         return entries

@@ -6,6 +6,7 @@ their yields, in text, CSV rows and the shared HTML fragment
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from station_agent.i18n import N_, Speaker
@@ -49,8 +50,8 @@ def yield_rows(periods: Sequence[SupplyPeriod], t: dict[str, str], sp: Speaker
             else:
                 how = f"{sp.number(float(str(y['yield_percent'])))} %" + (
                     f" ({t['below_rating']})" if y["low_yield"] else "")
-            rows.append([p.kind, str(y["printer"]), sp.date(str(y["installed_at"])[:10]),
-                         sp.date(str(y["ended_at"])[:10]), sp.number(int(str(y["cards"]))),
+            rows.append([p.kind, str(y["printer"]), sp.date(_local_day(y["installed_at"])),
+                         sp.date(_local_day(y["ended_at"])), sp.number(int(str(y["cards"]))),
                          "" if y["rated_yield"] is None else sp.number(int(str(y["rated_yield"]))),
                          how])
     return rows
@@ -99,3 +100,8 @@ def supply_context(periods: Sequence[SupplyPeriod], t: dict[str, str], sp: Speak
     head, yhead = supply_headers(t)
     return {"supply_head": head, "supply_rows": supply_rows(periods, sp),
             "yield_head": yhead, "yield_rows": yield_rows(periods, t, sp)}
+
+
+def _local_day(ts: object) -> str:
+    """The local date (``YYYY-MM-DD``) of a stored UTC time."""
+    return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone().date().isoformat()
