@@ -4,7 +4,7 @@
 
 _station_agent_subs() {
     case "$1" in
-        "") echo "run status faults blanks ledger jobs printer reader fleet report diag cups console notify completion demo sim" ;;
+        "") echo "run status faults blanks ledger jobs printer reader fleet report diag cups console notify supplies completion demo sim" ;;
         "faults") echo "clear" ;;
         "blanks") echo "receive dispose adjust write-off" ;;
         "ledger") echo "verify export backup" ;;
@@ -15,6 +15,7 @@ _station_agent_subs() {
         "console") echo "user" ;;
         "console user") echo "add passwd remove list" ;;
         "notify") echo "test" ;;
+        "supplies") echo "receive install finish write-off" ;;
         "sim") echo "printer card server" ;;
     esac
 }
@@ -61,6 +62,11 @@ _station_agent_opts() {
         "console user list") echo "--help --json --state-dir --config" ;;
         "notify") echo "--help --json --state-dir --config" ;;
         "notify test") echo "--help --json --state-dir --config" ;;
+        "supplies") echo "--help --json --state-dir --config" ;;
+        "supplies receive") echo "--help --kind --count --batch --json --state-dir --config" ;;
+        "supplies install") echo "--help --kind --printer --serial --id --json --state-dir --config" ;;
+        "supplies finish") echo "--help --printer --kind --id --json --state-dir --config" ;;
+        "supplies write-off") echo "--help --kind --count --reason --printer --id --json --state-dir --config" ;;
         "completion") echo "--help --state-dir --config" ;;
         "demo") echo "--help --seed --jobs --no-broker --state-dir --config" ;;
         "sim") echo "--help --state-dir --config" ;;
@@ -112,6 +118,11 @@ _station_agent_valued() {
         "console user list") echo "--state-dir --config" ;;
         "notify") echo "--state-dir --config" ;;
         "notify test") echo "--state-dir --config" ;;
+        "supplies") echo "--state-dir --config" ;;
+        "supplies receive") echo "--kind --count --batch --state-dir --config" ;;
+        "supplies install") echo "--kind --printer --serial --id --state-dir --config" ;;
+        "supplies finish") echo "--printer --kind --id --state-dir --config" ;;
+        "supplies write-off") echo "--kind --count --reason --printer --id --state-dir --config" ;;
         "completion") echo "--state-dir --config" ;;
         "demo") echo "--seed --jobs --state-dir --config" ;;
         "sim") echo "--state-dir --config" ;;
