@@ -19,8 +19,9 @@ from station_agent.ledger.model import Entry, Transfer
 
 #: Every text field of an entry, by what it may hold. A new text field fails
 #: test_every_text_field_is_classified until it is added here (and validated).
-# actor: the staff account that made an entry (a login name, never a citizen).
-OPAQUE = ("idem_id", "batch_id", "job_id", "device", "first_serial", "actor")
+# actor: the staff account that made an entry (a login name, never a citizen);
+# item: a supply transfer's supply kind (a [[supply]] kind id from the config).
+OPAQUE = ("idem_id", "batch_id", "job_id", "device", "first_serial", "actor", "item")
 BOUNDED_TEXT = {"reason": 500, "reference": 500}
 MACHINE = ("ts", "kind", "src", "dst", "prev_hash", "hash")   # set by the ledger itself
 CLOSED = ("category",)   # one keyword of a closed list (model.CATEGORIES)
@@ -46,6 +47,8 @@ def _transfer_with(field_name: str, value: str) -> Transfer:
         base = model.receive("B-1", 10, first_serial="S-1")
     elif field_name == "reference":
         base = model.dispose(1, "BA/2026/11/07")
+    elif field_name == "item":
+        base = model.supply_receive("ribbon-ymcko", 2, "RB-1")
     else:   # job_id, device, reason, idem_id
         base = model.reject("J-1", "chip_failed", device="p1")
     return dataclasses.replace(base, **{field_name: value})
