@@ -138,7 +138,23 @@ def exposition(status: Mapping[str, Any], balances: Mapping[str, Any],
                            "1 while the central server is counted as unreachable.")
                     .add(1 if net.get("in_outage") else 0))
     fams.append(_devices(status.get("devices") or []))
+    fams += _supplies(status.get("supplies") or [])
     return "\n".join(f.text() for f in fams) + "\n"
+
+
+def _supplies(kinds: Iterable[Mapping[str, Any]]) -> list[Family]:
+    """Supply units per kind and account, and each kind's time left (DESIGN §10)."""
+    units = Family(f"{PREFIX}_supply_units", "gauge",
+                   "Supply units per [[supply]] kind and ledger account.")
+    left = Family(f"{PREFIX}_supply_left_seconds", "gauge",
+                  "Time until a supply kind's stock runs out at the trailing 7-day rate "
+                  "(days left x 86400).")
+    for k in kinds:
+        for account in ("stock", "installed", "finished", "written_off"):
+            units.add(int(k[account]), kind=str(k["kind"]), account=account)
+        if k.get("days_left") is not None:
+            left.add(float(k["days_left"]) * 86400.0, kind=str(k["kind"]))
+    return [units, left] if left.samples else [units]
 
 
 def _devices(devices: Iterable[Mapping[str, Any]]) -> Family:

@@ -35,8 +35,11 @@ def test_metrics_pass_promtool_and_match_the_ledger(console_daemon) -> None:  # 
     promtool = _promtool()
     d: ConsoleDaemon = console_daemon(
         '\n[[printer]]\nid = "p1"\nurl = "sim://evolis?cards=30"\n'
-        '\n[stock]\nlow_threshold = 5000\n')
+        '\n[stock]\nlow_threshold = 5000\n'
+        '\n[[supply]]\nkind = "ribbon-ymcko"\nrated_yield = 500\n')
     d.cli("blanks", "receive", "--batch", "B-1", "--count", "1200")
+    d.cli("supplies", "receive", "--kind", "ribbon-ymcko", "--count", "4", "--batch", "R-1")
+    d.cli("supplies", "install", "--kind", "ribbon-ymcko", "--printer", "p1")
     with d.client() as api:
         for i in range(3):
             api.call("issue", job_id=f"j{i}", printer="p1")
@@ -60,6 +63,11 @@ def test_metrics_pass_promtool_and_match_the_ledger(console_daemon) -> None:  # 
     assert m["station_agent_cards_lost_total"] == 2
     assert m['station_agent_faults_active{code="stock_low",severity="warning"}'] == 1
     assert m['station_agent_device_up{device="p1",kind="printer"}'] == 1
+    assert m['station_agent_supply_units{kind="ribbon-ymcko",account="stock"}'] == 3
+    assert m['station_agent_supply_units{kind="ribbon-ymcko",account="installed"}'] == 1
+    ribbon = d.cli("supplies", "--json")["kinds"][0]
+    assert m['station_agent_supply_left_seconds{kind="ribbon-ymcko"}'] == pytest.approx(
+        ribbon["days_left"] * 86400, rel=0.01)
     assert m["station_agent_uplink_backlog"] == d.cli("status", "--json")["uplink"]["backlog"]
     days = d.cli("status", "--json")["stock"]["days_left"]
     assert m["station_agent_stock_left_seconds"] == pytest.approx(days * 86400, rel=0.01)
