@@ -75,10 +75,19 @@ class _Http:
         return resp.status, text
 
 
-def build_history(state: Path, entries: int, days: int = 730, today_jobs: int = 250) -> None:
+#: With supplies: the printers the cards are spread over, and the cards a ribbon prints.
+PRINTERS = 8
+RIBBON_CARDS = 500
+
+
+def build_history(state: Path, entries: int, days: int = 730, today_jobs: int = 250,
+                  supplies: bool = False) -> None:
     """A station's history: ``entries`` entries (a delivery, then pick/complete pairs)
     spread evenly over the ``days`` before today (the agent's clock stepped back
-    for each chunk), then a busy office's day today (``today_jobs`` cards)."""
+    for each chunk), then a busy office's day today (``today_jobs`` cards). With
+    ``supplies``, the cards go round :data:`PRINTERS` printers and each printer's
+    ribbon is changed every :data:`RIBBON_CARDS` cards (the install noting the
+    printer's card counter, as the daemon does)."""
     jobs = (entries - 1) // 2
     chunks = 100
     start = datetime.now(UTC) - timedelta(days=days)
@@ -86,12 +95,27 @@ def build_history(state: Path, entries: int, days: int = 730, today_jobs: int = 
         with Ledger(state) as led:
             clock.compress(start, 1.0)
             led.record(model.receive("bench", jobs + today_jobs + 10))
+            if supplies:
+                led.record(model.supply_receive("ribbon-ymcko", jobs // RIBBON_CARDS + 100,
+                                                "bench-ribbons"))
             per = max(1, jobs // chunks)
             for k, first in enumerate(range(0, jobs, per)):
                 clock.compress(start + timedelta(days=days * k / chunks), 1.0)
                 ts: list[model.Transfer] = []
                 for i in range(first, min(jobs, first + per)):
-                    ts += [model.pick(f"j{i}"), model.complete(f"j{i}")]
+                    if not supplies:
+                        ts += [model.pick(f"j{i}"), model.complete(f"j{i}")]
+                        continue
+                    printer, card = f"p{i % PRINTERS}", i // PRINTERS
+                    if card % RIBBON_CARDS == 0:
+                        if card:
+                            ts.append(model.supply_finish("ribbon-ymcko", printer,
+                                                          f"f{printer}-{card}", counter=card))
+                        ts.append(model.supply_install("ribbon-ymcko", printer,
+                                                       f"i{printer}-{card}", counter=card))
+                    ts += [model.pick(f"j{i}", device=printer,
+                                      reference=f"counter={card + 1}"),
+                           model.complete(f"j{i}", device=printer)]
                 led.record_many(ts)
             clock.uncompress()
             for i in range(today_jobs):

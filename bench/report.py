@@ -6,7 +6,9 @@
   Baseline: the daily reports of every day of that month, built one after the
   other in the same run (the daily report's time x days in the month);
   ``ratio`` = baseline / value, target >= 1 (the month is not slower than its
-  days).
+  days). The cards go round 8 printers whose ribbons are changed every 500
+  cards (finish + install, each noting the printer's counter), so both reports
+  also carry their supplies sections (~4 ribbon changes a day).
 
 Run alone: ``python -m bench.report [--cards-per-day N] [--days N]``.
 """
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="sa-bench-rep-") as d:
         state = Path(d) / "state"
         t0 = time.perf_counter()
-        build_history(state, entries, days=args.days, today_jobs=0)
+        build_history(state, entries, days=args.days, today_jobs=0, supplies=True)
         build_s = time.perf_counter() - t0
         middle = clock.local_now().date() - timedelta(days=args.days // 2)
         year, month = middle.year, middle.month
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         emit("report.month_ms", value, "ms", base, base / value, target_ratio=1.0,
              entries=entries, month=f"{year}-{month:02d}", month_entries=rep.entries,
              days_in_month=(nxt - first).days, moved_picked=rep.moved["picked"],
+             ribbons_used_up=len(rep.supplies[0].yields) if rep.supplies else 0,
              build_s=round(build_s, 1))
 
 

@@ -73,13 +73,17 @@ def _picks(conn: sqlite3.Connection, device: str, a: int, b: int | None) -> int:
 
 
 def units(conn: sqlite3.Connection, *, item: str | None = None, device: str | None = None,
-          ended_in: tuple[int, int] | None = None,
+          ended_in: tuple[int, int] | None = None, installed: bool = False,
+          last_ended: int | None = None,
           counters: dict[str, int] | None = None) -> list[Unit]:
     """Every unit installed (oldest first), optionally of one supply kind or printer,
     or only those whose life ended in entries ``ended_in`` = ``(a, b)`` (a to b - 1;
-    then in the order they ended).
+    then in the order they ended), or only those still ``installed``, or the
+    ``last_ended`` units whose life ended (oldest of them first).
     ``counters``: printers' card counters now, for the yield so far of a unit
-    still in (otherwise it is counted from picks)."""
+    still in (otherwise it is counted from picks). A yield counted from picks
+    reads the unit's printer's entries over its life, so callers ask for the
+    units they show, not for every unit ever."""
     sql = ("SELECT u.install_seq, u.item, u.device, i.ts, i.first_serial, i.reference, "
            "u.end_seq, e.ts, e.kind, e.reference FROM supply_units u "
            "JOIN entries i ON i.seq = u.install_seq LEFT JOIN entries e ON e.seq = u.end_seq "
@@ -91,12 +95,22 @@ def units(conn: sqlite3.Connection, *, item: str | None = None, device: str | No
     if device is not None:
         sql += " AND u.device = ?"
         args.append(device)
+    order = " ORDER BY u.install_seq"
     if ended_in is not None:
         sql += " AND u.end_seq >= ? AND u.end_seq < ?"
         args.extend(ended_in)
+        order = " ORDER BY u.end_seq"
+    if installed:
+        sql += " AND u.end_seq IS NULL"
+    if last_ended is not None:
+        sql += " AND u.end_seq IS NOT NULL"
+        order = " ORDER BY u.end_seq DESC LIMIT ?"
+        args.append(last_ended)
+    rows = conn.execute(sql + order, args).fetchall()
+    if last_ended is not None:
+        rows.reverse()
     out = []
-    for (seq, it, dev, ts, serial, ref, end_seq, end_ts, end_kind, end_ref) in conn.execute(
-            sql + (" ORDER BY u.end_seq" if ended_in else " ORDER BY u.install_seq"), args):
+    for (seq, it, dev, ts, serial, ref, end_seq, end_ts, end_kind, end_ref) in rows:
         start = _counter(ref)
         end = _counter(end_ref) if end_seq is not None else (counters or {}).get(dev)
         if start is not None and end is not None and end >= start:

@@ -132,14 +132,14 @@ def supply_view(conn: sqlite3.Connection, config: Config, *,
     out = []
     for sc in kinds:
         printers = [p.id for p in config.printers if sc.fits_printer(p)]
-        units = ledger_supplies.units(conn, item=sc.kind, counters=counters)
-        done = [u for u in units if u.end_kind == model.SUPPLY_FINISH]
+        inside = ledger_supplies.units(conn, item=sc.kind, installed=True, counters=counters)
+        ended = ledger_supplies.units(conn, item=sc.kind, last_ended=LISTED)
+        done = [u for u in ended if u.end_kind == model.SUPPLY_FINISH]
         sample = done[-YIELD_SAMPLE:]
         measured = sum(u.cards for u in sample) / len(sample) if sample else 0.0
         unit_yield = measured if measured > 0 else float(sc.rated_yield)
-        view = KindView(sc, all_balances.get(sc.kind, _empty()),
-                        [u for u in units if u.installed],
-                        [Yield(u, sc.rated_yield, sc.low_yield) for u in done[-LISTED:]],
+        view = KindView(sc, all_balances.get(sc.kind, _empty()), inside,
+                        [Yield(u, sc.rated_yield, sc.low_yield) for u in done],
                         printers, ledger_supplies.cards_since(conn, printers, since) / days,
                         unit_yield, measured > 0)
         left = view.days_left
