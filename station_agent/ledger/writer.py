@@ -484,26 +484,16 @@ class Ledger:
                 self._check_serials(rng, t)
             if t.job_id is not None and t.kind != model.VOID:
                 self._apply_job(t, seq)
-        except LedgerRefused:
+        except LedgerRefused as refusal:
             # A replay of an earlier transfer would fail the rules it already
             # changed (its job is settled, its blanks moved on): a replay wins.
-            earlier = self._find(t.idem_id)
-            if earlier is not None:
-                return self._replay(earlier, t)
-            raise
+            return self._replay_or_raise(t, refusal)
 
-        values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
-                  t.job_id, t.device, t.first_serial, t.reason, t.reference, st.head_hash)
-        h = _hash(values, t.category, t.actor)
-        try:
-            conn.execute(_INSERT_ENTRY, (*values, h, t.category, t.actor, None))
-        except sqlite3.IntegrityError:
-            earlier = self._find(t.idem_id)
-            if earlier is None:
-                raise
+        entry = self._insert_entry(t, batch, seq)
+        if entry.replay:
             if t.job_id is not None:
                 self._undo_job(t)
-            return self._replay(earlier, t)
+            return entry
         if rng is not None:
             conn.execute("INSERT INTO serial_ranges (prefix, first, last, width, seq) "
                          "VALUES (?, ?, ?, ?, ?)",
@@ -513,9 +503,33 @@ class Ledger:
         st.balances[t.dst] += t.count
         sign = -1 if (t.kind == model.ADJUST and t.dst == model.EXTERNAL) else 1
         st.totals[t.kind] += sign * t.count
-        st.head_seq, st.head_hash = seq, h
+        st.head_seq, st.head_hash = seq, entry.hash
         batch.appended += 1
-        return Entry(*values, h, t.category, t.actor)
+        return entry
+
+    def _replay_or_raise(self, t: Transfer, refusal: LedgerRefused) -> Entry:
+        """The earlier entry of ``t``'s id as a replay, or ``refusal`` when the id
+        is new."""
+        earlier = self._find(t.idem_id)
+        if earlier is None:
+            raise refusal
+        return self._replay(earlier, t)
+
+    def _insert_entry(self, t: Transfer, batch: _Batch, seq: int) -> Entry:
+        """Insert ``t`` as entry ``seq`` and return it, or (its id recorded before)
+        the earlier entry as a replay (``replay`` set)."""
+        values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
+                  t.job_id, t.device, t.first_serial, t.reason, t.reference,
+                  batch.state.head_hash)
+        h = _hash(values, t.category, t.actor, t.item)
+        try:
+            self._conn.execute(_INSERT_ENTRY, (*values, h, t.category, t.actor, t.item))
+        except sqlite3.IntegrityError:
+            earlier = self._find(t.idem_id)
+            if earlier is None:
+                raise
+            return self._replay(earlier, t)
+        return Entry(*values, h, t.category, t.actor, t.item)
 
     def _apply_supply(self, t: Transfer, batch: _Batch) -> Entry:
         """Judge the supply transfer ``t`` and append its entry (see :meth:`_apply`)."""
@@ -544,21 +558,11 @@ class Ledger:
                     "go below zero: check the number, or record the delivery first "
                     "(`station-agent supplies receive`)",
                     kind=t.kind, count=t.count, item=item, account=t.src, have=have)
-        except LedgerRefused:
-            earlier = self._find(t.idem_id)
-            if earlier is not None:
-                return self._replay(earlier, t)
-            raise
-        values = (seq, batch.ts, t.kind, t.src, t.dst, t.count, t.idem_id, t.batch_id,
-                  t.job_id, t.device, t.first_serial, t.reason, t.reference, st.head_hash)
-        h = _hash(values, t.category, t.actor, item)
-        try:
-            conn.execute(_INSERT_ENTRY, (*values, h, t.category, t.actor, item))
-        except sqlite3.IntegrityError:
-            earlier = self._find(t.idem_id)
-            if earlier is None:
-                raise
-            return self._replay(earlier, t)
+        except LedgerRefused as refusal:
+            return self._replay_or_raise(t, refusal)
+        entry = self._insert_entry(t, batch, seq)
+        if entry.replay:
+            return entry
         conn.executemany(
             "INSERT INTO supply_balances (item, account, balance) VALUES (?, ?, ?) "
             "ON CONFLICT (item, account) DO UPDATE SET balance = balance + excluded.balance",
@@ -569,10 +573,10 @@ class Ledger:
         elif t.src == model.SUPPLY_INSTALLED:
             conn.execute("UPDATE supply_units SET end_seq = ? WHERE install_seq = ?",
                          (seq, unit))
-        st.head_seq, st.head_hash = seq, h
+        st.head_seq, st.head_hash = seq, entry.hash
         batch.appended += 1
         batch.items.add(item)
-        return Entry(*values, h, t.category, t.actor, item)
+        return entry
 
     def _supply_balance(self, item: str, account: str) -> int:
         row = self._conn.execute("SELECT balance FROM supply_balances WHERE item = ? AND "
