@@ -65,7 +65,7 @@ _station_agent_opts() {
         "supplies") echo "--help --json --state-dir --config" ;;
         "supplies receive") echo "--help --kind --count --batch --json --state-dir --config" ;;
         "supplies install") echo "--help --kind --printer --serial --id --json --state-dir --config" ;;
-        "supplies finish") echo "--help --printer --kind --id --json --state-dir --config" ;;
+        "supplies finish") echo "--help --kind --printer --id --json --state-dir --config" ;;
         "supplies write-off") echo "--help --kind --count --reason --printer --id --json --state-dir --config" ;;
         "completion") echo "--help --state-dir --config" ;;
         "demo") echo "--help --seed --jobs --no-broker --state-dir --config" ;;
@@ -121,7 +121,7 @@ _station_agent_valued() {
         "supplies") echo "--state-dir --config" ;;
         "supplies receive") echo "--kind --count --batch --state-dir --config" ;;
         "supplies install") echo "--kind --printer --serial --id --state-dir --config" ;;
-        "supplies finish") echo "--printer --kind --id --state-dir --config" ;;
+        "supplies finish") echo "--kind --printer --id --state-dir --config" ;;
         "supplies write-off") echo "--kind --count --reason --printer --id --state-dir --config" ;;
         "completion") echo "--state-dir --config" ;;
         "demo") echo "--seed --jobs --state-dir --config" ;;

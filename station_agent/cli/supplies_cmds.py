@@ -28,44 +28,36 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sp.set_defaults(func=cmd_show)
     ss = sp.add_subparsers(dest="supplies_cmd", metavar="ACTION")
 
-    p = ss.add_parser("receive", help="record a delivery of supplies",
-                      description="Record a delivery of units of one kind. The batch is its "
-                                  "idempotency id: recording it twice changes nothing.")
-    p.add_argument("--kind", required=True, help="the [[supply]] kind, e.g. ribbon-ymcko")
-    p.add_argument("--count", required=True, type=positive_count, help="units delivered")
-    p.add_argument("--batch", required=True, help="batch or delivery-note number")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.set_defaults(func=cmd_receive)
+    def action(name: str, help_: str, description: str, func: Any,
+               *options: tuple[str, dict[str, Any]], with_id: bool = True) -> None:
+        p = ss.add_parser(name, help=help_, description=description)
+        p.add_argument("--kind", required=True, help="the [[supply]] kind, e.g. ribbon-ymcko")
+        for flag, kw in options:
+            p.add_argument(flag, **kw)
+        if with_id:
+            p.add_argument("--id", help="idempotency id (default: a new one)")
+        p.add_argument("--json", action="store_true", help="print one JSON document")
+        p.set_defaults(func=func)
 
-    p = ss.add_parser("install", help="record the unit put into a printer",
-                      description="Record that a unit of KIND from stock is now in PRINTER; "
-                                  "the unit of that kind in it before is recorded as finished.")
-    p.add_argument("--kind", required=True, help="the [[supply]] kind")
-    p.add_argument("--printer", required=True, help="the [[printer]] id")
-    p.add_argument("--serial", help="the unit's serial number, if it has one")
-    p.add_argument("--id", help="idempotency id (default: a new one)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.set_defaults(func=cmd_install)
-
-    p = ss.add_parser("finish", help="record that the unit in a printer is used up",
-                      description="Record that the unit of KIND in PRINTER is used up (taken "
-                                  "out with nothing new put in).")
-    p.add_argument("--printer", required=True, help="the [[printer]] id")
-    p.add_argument("--kind", required=True, help="the [[supply]] kind")
-    p.add_argument("--id", help="idempotency id (default: a new one)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.set_defaults(func=cmd_finish)
-
-    p = ss.add_parser("write-off", help="write supplies off, with a reason",
-                      description="Write units of KIND off from stock (or, with --printer, "
-                                  "the unit in that printer), with a reason.")
-    p.add_argument("--kind", required=True, help="the [[supply]] kind")
-    p.add_argument("--count", required=True, type=positive_count, help="units written off")
-    p.add_argument("--reason", required=True, help="why (one line)")
-    p.add_argument("--printer", help="write off the unit in this printer instead of stock")
-    p.add_argument("--id", help="idempotency id (default: a new one)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.set_defaults(func=cmd_write_off)
+    count = ("--count", {"required": True, "type": positive_count, "help": "units"})
+    printer = ("--printer", {"required": True, "help": "the [[printer]] id"})
+    action("receive", "record a delivery of supplies",
+           "Record a delivery of units of one kind. The batch is its idempotency id: "
+           "recording it twice changes nothing.", cmd_receive, count,
+           ("--batch", {"required": True, "help": "batch or delivery-note number"}),
+           with_id=False)
+    action("install", "record the unit put into a printer",
+           "Record that a unit of KIND from stock is now in PRINTER; the unit of that kind "
+           "in it before is recorded as finished.", cmd_install, printer,
+           ("--serial", {"help": "the unit's serial number, if it has one"}))
+    action("finish", "record that the unit in a printer is used up",
+           "Record that the unit of KIND in PRINTER is used up (taken out with nothing new "
+           "put in).", cmd_finish, printer)
+    action("write-off", "write supplies off, with a reason",
+           "Write units of KIND off from stock (or, with --printer, the unit in that "
+           "printer), with a reason.", cmd_write_off, count,
+           ("--reason", {"required": True, "help": "why (one line)"}),
+           ("--printer", {"help": "write off the unit in this printer instead of stock"}))
 
 
 def _config(args: argparse.Namespace) -> Any:
