@@ -96,18 +96,22 @@ class SupplyDesk:
     def _kind(self, kind: str, printer: str | None = None) -> SupplyConfig:
         return self.config.supply(kind, printer)
 
-    def _card_counter(self, printer: str) -> int | None:
-        """The printer's card counter now, read between jobs (None: not a driven
-        printer, or not reachable: the yield is then counted from jobs)."""
+    def _read_counters(self, printer: str) -> Counters | None:
+        """The printer's counters now, read between jobs (None: not a driven
+        printer, or not reachable: a yield is then counted from jobs)."""
         unit = self._printers().get(printer)
         if unit is None or not unit.issuer.lock.acquire(timeout=PRINTER_WAIT_S):
             return None
         try:
-            return unit.printer.card_count()
+            return unit.printer.counters()
         except PrinterError:
             return None
         finally:
             unit.issuer.lock.release()
+
+    def _card_counter(self, printer: str) -> int | None:
+        counters = self._read_counters(printer)
+        return None if counters is None else counters.cards
 
     def receive(self, kind: str, count: int, batch: str, actor: str | None) -> Entry:
         self._kind(kind)
@@ -119,15 +123,20 @@ class SupplyDesk:
         """Record the unit now in ``printer`` (finishing the one before it)."""
         self._kind(kind, printer)
         idem = idem_id or f"supply_install:{kind}:{printer}:{uuid.uuid4()}"
-        counter = self._card_counter(printer)
+        now = self._read_counters(printer)
+        counter = None if now is None else now.cards
         transfers = self.ledger.read(lambda c: ledger_supplies.install_transfers(
             c, kind, printer, idem, serial=serial, counter=counter, actor=actor))
         entries = _all_or_refusal(self.ledger.record_many(transfers))
         if self.config.supply(kind).part == "ribbon":
-            # The new ribbon is recorded: the printer's next reading is its baseline,
-            # not a change.
+            # The new ribbon is recorded: what the printer says of it now is the
+            # baseline of the next change (not a change itself); unknown now (a
+            # queue's printer), the next reading is.
             with self._lock:
-                self._ribbon_left.pop(printer, None)
+                if now is not None and now.ribbon_remaining is not None:
+                    self._ribbon_left[printer] = now.ribbon_remaining
+                else:
+                    self._ribbon_left.pop(printer, None)
                 self._ribbon_ended.pop(printer, None)
             self.faults.clear_fault(printer, "ribbon_changed")
         self.check_printer(printer)
