@@ -54,7 +54,7 @@ class Mosquitto:
 
     def __init__(self, root: Path, *, port: int | None = None, persistence: bool = True,
                  tls: TlsFiles | None = None, password_file: Path | None = None,
-                 require_certificate: bool = False) -> None:
+                 require_certificate: bool = False, acl_file: Path | None = None) -> None:
         binary = find_binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed: apt-get install mosquitto")
@@ -81,6 +81,8 @@ class Mosquitto:
         ]
         if password_file is not None:
             lines.append(f"password_file {password_file}")
+        if acl_file is not None:
+            lines.append(f"acl_file {acl_file}")
         if persistence:
             lines += ["persistence true", f"persistence_location {self.root}/",
                       "autosave_interval 1"]

@@ -50,11 +50,14 @@ class Recorder:
 
     def __init__(self, broker: Mosquitto, topics: str = "stations/#",
                  client_id: str = "test-recorder", cafile: Path | None = None,
-                 cert: tuple[Path, Path] | None = None) -> None:
+                 cert: tuple[Path, Path] | None = None,
+                 login: tuple[str, str] | None = None) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=False, protocol=mqtt.MQTTv311)
+        if login is not None:
+            self.client.username_pw_set(*login)
         if cafile is not None:
             self.client.tls_set(ca_certs=str(cafile),
                                 certfile=str(cert[0]) if cert else None,
