@@ -58,8 +58,16 @@ def _wait(cond: Any, timeout: float = 15.0) -> Any:
 
 
 def _text(driver: Any, css: str) -> str:
+    """The element's text; found again when the live refresh (every 5 s) replaced it
+    between finding it and reading it."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
+    for _ in range(5):
+        try:
+            return str(driver.find_element(By.CSS_SELECTOR, css).text)
+        except StaleElementReferenceException:
+            time.sleep(0.05)
     return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
 
