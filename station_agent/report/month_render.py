@@ -15,6 +15,7 @@ from station_agent.report.render import (
     MOVES,
     PAGE_CSS,
     TEMPLATES,
+    balance_rows,
     identity_line,
     labels,
 )
@@ -105,12 +106,7 @@ def render_month_csv(r: MonthReport) -> str:
                         ("region", r.region or ""), ("month", r.label),
                         ("complete", str(r.complete).lower())):
         w.writerow(["report", item, value])
-    for a in ACCOUNTS:
-        w.writerow(["opening", a, r.opening[a]])
-    for a in ACCOUNTS:
-        w.writerow(["closing", a, r.closing[a]])
-    for key, _label in MOVES:
-        w.writerow(["moved", key, r.moved[key]])
+    w.writerows(balance_rows(r))
     w.writerow(["moved", "voided", r.moved.get("voided", 0)])
     for c, v in r.spoiled_by_category.items():
         w.writerow(["spoiled_by_category", c, v])
@@ -143,6 +139,7 @@ def render_month_html(r: MonthReport, lang: str = "id") -> str:
     n = sp.number
     ctx: dict[str, Any] = {
         "lang": lang, "t": t, "r": r, "css": PAGE_CSS, "period": _period(r, sp),
+        "moves_title": t["movements_month"],
         "balances": [(t[a], n(r.opening[a]), n(r.closing[a])) for a in ACCOUNTS],
         "moves": [(t[label], sp.signed(r.moved[k]) if k == "adjusted" else n(r.moved[k]))
                   for k, label in MOVES],

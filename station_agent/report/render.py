@@ -176,6 +176,13 @@ def render_text(r: DayReport, lang: str = "en") -> str:
     return "\n".join(out)
 
 
+def balance_rows(r: DayReport | Any) -> list[list[Any]]:
+    """The ``opening``, ``closing`` and ``moved`` CSV rows of a day or a month."""
+    return ([["opening", a, r.opening[a]] for a in ACCOUNTS]
+            + [["closing", a, r.closing[a]] for a in ACCOUNTS]
+            + [["moved", key, r.moved[key]] for key, _label in MOVES])
+
+
 def render_csv(r: DayReport) -> str:
     """``section,item,value`` rows (one header row); machine-readable, language-neutral."""
     buf = io.StringIO()
@@ -183,12 +190,7 @@ def render_csv(r: DayReport) -> str:
     w.writerow(["section", "item", "value"])
     w.writerow(["report", "station_id", r.station_id])
     w.writerow(["report", "date", r.day.isoformat()])
-    for a in ACCOUNTS:
-        w.writerow(["opening", a, r.opening[a]])
-    for a in ACCOUNTS:
-        w.writerow(["closing", a, r.closing[a]])
-    for key, _label in MOVES:
-        w.writerow(["moved", key, r.moved[key]])
+    w.writerows(balance_rows(r))
     for cat, n in r.spoiled_by_category.items():
         w.writerow(["spoiled_by_category", cat, n])
     w.writerow(["moved", "voided", r.moved.get("voided", 0)])
@@ -275,7 +277,8 @@ def render_html(r: DayReport, lang: str = "en", office: str | None = None) -> st
         lang=lang, t=t, r=r, css=PAGE_CSS, office=office, day=sp.date(r.day),
         generated=sp.datetime(r.generated_at),
         balances=[(t[a], n(r.opening[a]), n(r.closing[a])) for a in ACCOUNTS],
-        moves=moves, categories=categories, identity=identity_line(r, t, sp),
+        moves=moves, moves_title=t["movements"], categories=categories,
+        identity=identity_line(r, t, sp),
         balanced=r.stock_identity_ok and r.station_identity_ok,
         faults=[{"source": f.source, "code": f.code, "severity": f.severity,
                  "raised": _when(f.raised_at, r, sp) or "",
