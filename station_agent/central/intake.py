@@ -1,0 +1,281 @@
+"""What the central loader accepts from the broker: each message checked on its own.
+
+:func:`read` turns one MQTT message (topic and payload) into an
+:class:`Event`, a :class:`StatusUpdate`, a :class:`FaultsUpdate` or a
+:class:`Refusal` naming what was wrong. Nothing here raises on bad input:
+a payload may be anything at all (garbage, a forged station id, a tampered
+entry), and the loader must keep running.
+
+An event is accepted only when it is exactly what a station sends
+(:mod:`station_agent.uplink.messages`): the topic's station id equals the
+payload's, ``event_id`` is ``<ledger_id>:<seq>``, a ledger entry is a
+well-formed transfer (:func:`station_agent.ledger.model.validate`, which
+also refuses a NIK in any free text) whose hash recomputes from its fields
+and equals ``chain_head``. Whether the entry links to its neighbours in the
+chain is decided against the database (:mod:`station_agent.central.store`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from station_agent.ledger.chain import entry_hash, genesis_hash, hashed_values
+from station_agent.ledger.errors import InvalidTransfer
+from station_agent.ledger.model import ENTRY_COLUMNS, Entry, validate
+
+#: Station and ledger ids: what the config and the ledger allow.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_CODE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+#: The largest message considered at all (a station's entry is well under 2 KB).
+MAX_PAYLOAD = 64 * 1024
+#: Event numbers and entry numbers fit PostgreSQL's bigint.
+_MAX_SEQ = 2**62
+FAULT_TYPES = ("fault_raised", "fault_updated", "fault_cleared")
+LEDGER_ENTRY = "ledger_entry"
+_EVENT_KEYS = {"v", "event_id", "station_id", "ledger_id", "seq", "type", "ts", "chain_head",
+               "event"}
+_TEXT_OR_NONE = (str, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A message that is not applied: the station it came from (by topic) and why."""
+
+    station_id: str
+    reason: str
+    event_id: str | None = None
+    #: A chain break found in the message itself: its stream, entry number,
+    #: the hash its content gives and the hash it states.
+    ledger_id: str | None = None
+    entry_seq: int | None = None
+    expected: str | None = None
+    got: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A well-formed event of one station's stream (``ledger_id``)."""
+
+    event_id: str
+    station_id: str
+    ledger_id: str
+    seq: int
+    type: str
+    ts: datetime
+    digest: str
+    doc: str
+    entry: Entry | None = None
+    fault: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A station's retained status: online or not, office and region, its figures."""
+
+    station_id: str
+    ts: datetime
+    online: bool
+    office: str | None
+    region: str | None
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class FaultsUpdate:
+    """A station's retained list of active faults."""
+
+    station_id: str
+    ts: datetime
+    doc: str
+
+
+Message = Event | StatusUpdate | FaultsUpdate | Refusal
+
+
+def topic_station(topic: str, prefix: str) -> tuple[str, str] | None:
+    """``(station_id, leaf)`` of ``<prefix>/<station>/<leaf>``, or None."""
+    head = prefix + "/"
+    if not topic.startswith(head):
+        return None
+    parts = topic[len(head):].split("/")
+    if len(parts) != 2 or not _ID.match(parts[0]):
+        return None
+    return parts[0], parts[1]
+
+
+def read(topic: str, payload: bytes, prefix: str = "stations") -> Message:
+    """Check one message; never raises."""
+    where = topic_station(topic, prefix)
+    if where is None:
+        return Refusal("?", "topic is not <prefix>/<station id>/<events|status|faults>")
+    station, leaf = where
+    if len(payload) > MAX_PAYLOAD:
+        return Refusal(station, f"payload larger than {MAX_PAYLOAD} bytes")
+    try:
+        doc = json.loads(payload, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return Refusal(station, "payload is not JSON")
+    if not isinstance(doc, dict):
+        return Refusal(station, "payload is not a JSON object")
+    if doc.get("station_id") != station:
+        return Refusal(station, "payload names another station than its topic")
+    try:
+        if leaf == "events":
+            return _event(station, doc)
+        if leaf == "status":
+            return _status(station, doc)
+        if leaf == "faults":
+            return _faults(station, doc)
+    except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+        return Refusal(station, f"malformed {leaf} message ({type(exc).__name__})")
+    return Refusal(station, "unknown topic (expected events, status or faults)")
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _canonical(doc: dict[str, Any]) -> str:
+    """The document as stored (JSONB): refuses what PostgreSQL cannot hold (NUL
+    characters, lone surrogates) with :class:`ValueError`."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if "\\u0000" in text:
+        raise ValueError("a NUL character")
+    text.encode()
+    return text
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        return None
+    ts = ts.astimezone(UTC)
+    return ts if 2000 <= ts.year <= 2200 else None
+
+
+def _seq(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < _MAX_SEQ:
+        return None
+    return value
+
+
+def _event(station: str, doc: dict[str, Any]) -> Message:
+    if set(doc) != _EVENT_KEYS:
+        return Refusal(station, "event does not have exactly the fields of an event message")
+    ledger_id, seq, type_ = doc["ledger_id"], _seq(doc["seq"]), doc["type"]
+    if doc["v"] != 1:
+        return Refusal(station, "event of an unknown message version")
+    if not isinstance(ledger_id, str) or not _ID.match(ledger_id) or seq is None:
+        return Refusal(station, "event without a valid ledger id and event number")
+    if doc["event_id"] != f"{ledger_id}:{seq}":
+        return Refusal(station, "event id is not <ledger id>:<event number>")
+    ts = _when(doc["ts"])
+    if ts is None:
+        return Refusal(station, "event time is not an ISO 8601 time with its zone", doc["event_id"])
+    body = doc["event"]
+    if not isinstance(body, dict) or not isinstance(doc["chain_head"], str) \
+            or not _HEX64.match(doc["chain_head"]):
+        return Refusal(station, "event without a body or a chain head", doc["event_id"])
+    canonical = _canonical(doc)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    common = (doc["event_id"], station, ledger_id, seq)
+    if type_ == LEDGER_ENTRY:
+        entry = _entry(body, ledger_id)
+        if isinstance(entry, str):
+            return Refusal(station, entry, doc["event_id"])
+        if not isinstance(entry, Entry):
+            got, expected = entry
+            return Refusal(station, "chain: the entry's hash does not match its content",
+                           doc["event_id"], ledger_id, body["seq"], expected, got)
+        if entry.hash != doc["chain_head"]:
+            return Refusal(station, "a ledger entry's chain head is not its hash", doc["event_id"])
+        return Event(*common, type_, ts, digest, canonical, entry=entry)
+    if type_ in FAULT_TYPES:
+        fault = _fault(body)
+        if fault is None:
+            return Refusal(station, "malformed fault event", doc["event_id"])
+        return Event(*common, type_, ts, digest, canonical, fault=fault)
+    return Refusal(station, "event of an unknown type", doc["event_id"])
+
+
+def _entry(body: dict[str, Any], ledger_id: str) -> Entry | str | tuple[str, str]:
+    """The entry of a ``ledger_entry`` event, why it is refused, or (for an
+    entry whose hash does not recompute) the stated and the computed hash."""
+    if set(body) != set(ENTRY_COLUMNS):
+        return "ledger entry does not have exactly the entry's fields"
+    entry = Entry(**body)
+    if _seq(entry.seq) is None or not isinstance(entry.prev_hash, str) \
+            or not isinstance(entry.hash, str) or not _HEX64.match(entry.prev_hash) \
+            or not _HEX64.match(entry.hash) or _when(entry.ts) is None:
+        return "ledger entry without a valid number, time or hashes"
+    if not isinstance(entry.kind, str) or not isinstance(entry.src, str) \
+            or not isinstance(entry.dst, str) or not all(
+            isinstance(getattr(entry, f), _TEXT_OR_NONE) for f in ENTRY_COLUMNS
+            if f not in ("seq", "count")):
+        return "ledger entry with a field of the wrong type"
+    try:
+        validate(entry.transfer)
+    except InvalidTransfer as exc:
+        del exc  # its text may quote the hostile value: not kept
+        return "ledger entry is not a valid transfer"
+    if entry.seq == 1 and entry.prev_hash != genesis_hash(ledger_id):
+        return "chain: entry 1 does not start from its ledger's genesis hash"
+    computed = computed_hash(entry)
+    if computed != entry.hash:
+        return entry.hash, computed
+    return entry
+
+
+def computed_hash(entry: Entry) -> str:
+    """The hash ``entry``'s fields give, as the station hashed them (a category
+    written before schema 5 may be left out of its hash: that form is taken
+    when it is the one that matches)."""
+    values = [getattr(entry, c) for c in ENTRY_COLUMNS[:14]]
+    got = entry_hash(hashed_values(values, entry.category, entry.actor, entry.item,
+                                   seq=entry.seq))
+    if got != entry.hash and entry.category is not None and entry.actor is None \
+            and entry.item is None and entry_hash(values) == entry.hash:
+        return entry.hash
+    return got
+
+
+def _fault(body: dict[str, Any]) -> dict[str, Any] | None:
+    code, source, severity = body.get("code"), body.get("source"), body.get("severity")
+    if not (isinstance(code, str) and _CODE.match(code)):
+        return None
+    if not (isinstance(source, str) and 0 < len(source) <= 128):
+        return None
+    if severity not in ("info", "warning", "error", "critical"):
+        return None
+    return {"code": code, "source": source, "severity": severity}
+
+
+def _status(station: str, doc: dict[str, Any]) -> Message:
+    ts = _when(doc.get("ts"))
+    online = doc.get("online")
+    if ts is None or not isinstance(online, bool):
+        return Refusal(station, "status without a time or an online flag")
+    office, region = doc.get("office"), doc.get("region")
+    for value in (office, region):
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 120
+                                  or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+            return Refusal(station, "status with an office or region that is not a short name")
+    return StatusUpdate(station, ts, online, office, region, _canonical(doc))
+
+
+def _faults(station: str, doc: dict[str, Any]) -> Message:
+    ts = _when(doc.get("ts"))
+    if ts is None or not isinstance(doc.get("faults"), list):
+        return Refusal(station, "faults message without a time or a list of faults")
+    return FaultsUpdate(station, ts, _canonical(doc))

@@ -1,0 +1,396 @@
+"""Apply a batch of checked messages to the central database, in one transaction.
+
+:func:`apply` is the whole of the loader's database side. Within one
+transaction it
+
+1. locks the streams (station ledgers) the batch touches, in a fixed order,
+   so two loaders working on the same station take turns;
+2. drops events already loaded (same ``event_id`` and the same digest: a
+   redelivery) and refuses a different document under a loaded id (a
+   tampered copy: reported, never applied);
+3. checks each ledger entry against its neighbours in the chain, already in
+   the database or earlier in the batch, in any arrival order: an entry whose
+   ``prev_hash`` is not the hash of the entry before it, or whose hash is not
+   the ``prev_hash`` of the entry after it, is a chain break, recorded with
+   the station, the entry number and both hashes, and not applied;
+4. tracks each stream's event numbers: a skipped range opens a gap, an event
+   that arrives later closes it (``streams.gaps``, ``streams.missing``);
+5. writes the new events (raw JSONB), typed entries and fault events with
+   ``COPY``, and adds each entry's count to its stream's balances, so the
+   balances always equal the sum of the stream's entries;
+6. keeps each station's newest status and faults, and counts refusals.
+
+The caller acknowledges the batch's messages to the broker only after this
+commits; a crash in between redelivers them and step 2 makes the repeat a
+no-op: each event is in the database exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from station_agent.central.intake import Event, FaultsUpdate, Message, Refusal, StatusUpdate
+
+if TYPE_CHECKING:
+    import psycopg
+
+_EVENT_COLS = ("event_id", "ledger_id", "station_id", "seq", "type", "ts", "digest", "doc")
+_ENTRY_COLS = ("ledger_id", "entry_seq", "station_id", "event_id", "ts", "kind", "src", "dst",
+               "count", "item", "category", "device", "job_id", "batch_id", "reason",
+               "reference", "actor", "prev_hash", "hash")
+_FAULT_COLS = ("event_id", "station_id", "ts", "type", "code", "source", "severity")
+
+
+@dataclass
+class Break:
+    """A chain break: where, what, the hash expected there and the one found."""
+
+    station_id: str
+    ledger_id: str
+    entry_seq: int | None
+    event_id: str
+    problem: str
+    expected: str | None
+    got: str | None
+
+    def line(self) -> str:
+        return (f"chain break at station {self.station_id} ledger {self.ledger_id} entry "
+                f"{self.entry_seq}: {self.problem} (expected {self.expected}, got {self.got}); "
+                f"event {self.event_id} not applied")
+
+
+@dataclass
+class Outcome:
+    """What one batch did."""
+
+    applied: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    breaks: list[Break] = field(default_factory=list)
+    new_streams: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    @property
+    def refused_count(self) -> int:
+        return sum(self.refused.values())
+
+
+@dataclass
+class _Stream:
+    ledger_id: str
+    station_id: str
+    max_seq: int
+    gaps: list[list[int]]
+    head_seq: int
+    head_hash: str | None
+    new: bool
+    events: int = 0
+    known: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+def apply(conn: psycopg.Connection, batch: Sequence[Message]) -> Outcome:
+    """Apply ``batch`` in one transaction (see the module's description)."""
+    out = Outcome()
+    events: dict[str, Event] = {}
+    statuses: dict[str, StatusUpdate] = {}
+    faults: dict[str, FaultsUpdate] = {}
+    for msg in batch:
+        if isinstance(msg, Refusal):
+            _refuse(out, msg.station_id, msg.reason)
+            if msg.ledger_id is not None:
+                out.breaks.append(Break(msg.station_id, msg.ledger_id, msg.entry_seq,
+                                        msg.event_id or "?", "the entry's hash does not match "
+                                        "its content", msg.expected, msg.got))
+        elif isinstance(msg, Event):
+            seen = events.get(msg.event_id)
+            if seen is None:
+                events[msg.event_id] = msg
+            elif seen.digest == msg.digest:
+                out.duplicates += 1
+            else:
+                _refuse(out, msg.station_id, "another document under an event id already "
+                                             "received (tampered copy)")
+        elif isinstance(msg, StatusUpdate):
+            if msg.station_id not in statuses or statuses[msg.station_id].ts <= msg.ts:
+                statuses[msg.station_id] = msg
+            out.statuses += 1
+        else:
+            if msg.station_id not in faults or faults[msg.station_id].ts <= msg.ts:
+                faults[msg.station_id] = msg
+            out.statuses += 1
+    with conn.transaction():
+        new = _new_events(conn, out, events)
+        streams = _lock_streams(conn, out, new)
+        new = [e for e in new if e.ledger_id in streams]
+        accepted = _check_chains(conn, out, streams, new)
+        _track_numbers(streams, accepted)
+        _write(conn, streams, accepted)
+        out.applied = len(accepted)
+        _write_statuses(conn, statuses, faults)
+        _write_reports(conn, out)
+    return out
+
+
+def _refuse(out: Outcome, station_id: str, reason: str) -> None:
+    out.refused[(station_id, reason)] += 1
+
+
+def _new_events(conn: psycopg.Connection, out: Outcome, events: dict[str, Event]) -> list[Event]:
+    """The events not loaded before; a loaded id with another document is refused."""
+    if not events:
+        return []
+    rows = conn.execute("SELECT event_id, digest FROM events WHERE event_id = ANY(%s)",
+                        (list(events),)).fetchall()
+    loaded = dict(rows)
+    new: list[Event] = []
+    for ev in events.values():
+        digest = loaded.get(ev.event_id)
+        if digest is None:
+            new.append(ev)
+        elif digest == ev.digest:
+            out.duplicates += 1
+        else:
+            _refuse(out, ev.station_id, "another document under an event id already received "
+                                        "(tampered copy)")
+            if ev.entry is not None:
+                out.breaks.append(Break(ev.station_id, ev.ledger_id, ev.entry.seq, ev.event_id,
+                                        "a different document under a loaded event id",
+                                        None, ev.entry.hash))
+    return new
+
+
+def _lock_streams(conn: psycopg.Connection, out: Outcome,
+                  events: list[Event]) -> dict[str, _Stream]:
+    """Create the streams seen for the first time and lock every stream of the
+    batch; events claiming another station's ledger are refused."""
+    claimed: dict[str, str] = {}
+    for ev in events:
+        claimed.setdefault(ev.ledger_id, ev.station_id)
+    if not claimed:
+        return {}
+    ids = sorted(claimed)
+    created = conn.execute(
+        "INSERT INTO streams (ledger_id, station_id, flagged) "
+        "SELECT l, s, EXISTS (SELECT 1 FROM streams o WHERE o.station_id = s) "
+        "FROM unnest(%s::text[], %s::text[]) AS n(l, s) ORDER BY l "
+        "ON CONFLICT (ledger_id) DO NOTHING RETURNING ledger_id, station_id, flagged",
+        (ids, [claimed[i] for i in ids])).fetchall()
+    fresh = {r[0] for r in created}
+    out.new_streams.extend((r[1], r[0], bool(r[2])) for r in created)
+    rows = conn.execute(
+        "SELECT ledger_id, station_id, max_seq, gaps, head_seq, head_hash FROM streams "
+        "WHERE ledger_id = ANY(%s) ORDER BY ledger_id FOR UPDATE", (ids,)).fetchall()
+    streams = {r[0]: _Stream(r[0], r[1], r[2], [list(g) for g in r[3]], r[4], r[5],
+                             r[0] in fresh) for r in rows}
+    for ev in events:
+        st = streams.get(ev.ledger_id)
+        if st is not None and st.station_id != ev.station_id:
+            _refuse(out, ev.station_id, "ledger id belongs to another station")
+    return streams
+
+
+def _check_chains(conn: psycopg.Connection, out: Outcome, streams: dict[str, _Stream],
+                  events: list[Event]) -> list[Event]:
+    """The events to apply: every fault event, and each entry that links to its
+    known neighbours; the others are chain breaks."""
+    mine = [e for e in events if e.station_id == streams[e.ledger_id].station_id]
+    entries = [e for e in mine if e.entry is not None]
+    if entries:
+        want_l: list[str] = []
+        want_s: list[int] = []
+        for ev in entries:
+            assert ev.entry is not None
+            for s in (ev.entry.seq - 1, ev.entry.seq, ev.entry.seq + 1):
+                want_l.append(ev.ledger_id)
+                want_s.append(s)
+        rows = conn.execute(
+            "SELECT e.ledger_id, e.entry_seq, e.hash, e.prev_hash FROM entries e "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS w(l, s) "
+            "ON e.ledger_id = w.l AND e.entry_seq = w.s", (want_l, want_s)).fetchall()
+        for ledger_id, seq, h, prev in rows:
+            streams[ledger_id].known[seq] = (h, prev)
+    accepted: list[Event] = []
+    for ev in sorted(mine, key=lambda e: (e.ledger_id, e.entry.seq if e.entry else 0, e.seq)):
+        entry = ev.entry
+        if entry is None:
+            accepted.append(ev)
+            continue
+        st = streams[ev.ledger_id]
+        problem = _link_problem(st.known, entry.seq, entry.prev_hash, entry.hash)
+        if problem is not None:
+            what, expected, got = problem
+            out.breaks.append(Break(ev.station_id, ev.ledger_id, entry.seq, ev.event_id, what,
+                                    expected, got))
+            _refuse(out, ev.station_id, "chain break")
+            continue
+        st.known[entry.seq] = (entry.hash, entry.prev_hash)
+        accepted.append(ev)
+    return accepted
+
+
+def _link_problem(known: dict[int, tuple[str, str]], seq: int, prev_hash: str,
+                  hash_: str) -> tuple[str, str | None, str | None] | None:
+    if seq in known:
+        return ("another entry with this number is already loaded", known[seq][0], hash_)
+    before = known.get(seq - 1)
+    if before is not None and before[0] != prev_hash:
+        return ("prev_hash is not the hash of the entry before it", before[0], prev_hash)
+    after = known.get(seq + 1)
+    if after is not None and after[1] != hash_:
+        return ("hash is not the prev_hash of the entry after it", after[1], hash_)
+    return None
+
+
+def _track_numbers(streams: dict[str, _Stream], events: list[Event]) -> None:
+    """Open a gap for every skipped event number, close it when the event arrives."""
+    by_stream: dict[str, list[int]] = defaultdict(list)
+    for ev in events:
+        by_stream[ev.ledger_id].append(ev.seq)
+        if ev.entry is not None:
+            st = streams[ev.ledger_id]
+            if ev.entry.seq > st.head_seq:
+                st.head_seq, st.head_hash = ev.entry.seq, ev.entry.hash
+    for ledger_id, seqs in by_stream.items():
+        st = streams[ledger_id]
+        st.events = len(seqs)
+        for s in sorted(seqs):
+            if s > st.max_seq:
+                if s > st.max_seq + 1:
+                    st.gaps.append([st.max_seq + 1, s - 1])
+                st.max_seq = s
+            else:
+                st.gaps = _close(st.gaps, s)
+
+
+def _close(gaps: list[list[int]], s: int) -> list[list[int]]:
+    out: list[list[int]] = []
+    for lo, hi in gaps:
+        if lo <= s <= hi:
+            if lo < s:
+                out.append([lo, s - 1])
+            if s < hi:
+                out.append([s + 1, hi])
+        else:
+            out.append([lo, hi])
+    return out
+
+
+def _write(conn: psycopg.Connection, streams: dict[str, _Stream], events: list[Event]) -> None:
+    if not events:
+        return
+    deltas: Counter[tuple[str, str, str]] = Counter()
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY events ({', '.join(_EVENT_COLS)}) FROM STDIN") as cp:
+            for ev in events:
+                cp.write_row((ev.event_id, ev.ledger_id, ev.station_id, ev.seq, ev.type, ev.ts,
+                              ev.digest, ev.doc))
+        entries = [ev for ev in events if ev.entry is not None]
+        if entries:
+            with cur.copy(f"COPY entries ({', '.join(_ENTRY_COLS)}) FROM STDIN") as cp:
+                for ev in entries:
+                    e = ev.entry
+                    assert e is not None
+                    cp.write_row((ev.ledger_id, e.seq, ev.station_id, ev.event_id, e.ts, e.kind,
+                                  e.src, e.dst, e.count, e.item, e.category, e.device, e.job_id,
+                                  e.batch_id, e.reason, e.reference, e.actor, e.prev_hash,
+                                  e.hash))
+                    deltas[(ev.ledger_id, e.item or "", e.src)] -= e.count
+                    deltas[(ev.ledger_id, e.item or "", e.dst)] += e.count
+        faults = [ev for ev in events if ev.fault is not None]
+        if faults:
+            with cur.copy(f"COPY fault_events ({', '.join(_FAULT_COLS)}) FROM STDIN") as cp:
+                for ev in faults:
+                    f = ev.fault
+                    assert f is not None
+                    cp.write_row((ev.event_id, ev.station_id, ev.ts, ev.type, f["code"],
+                                  f["source"], f["severity"]))
+        if deltas:
+            keys = sorted(deltas)
+            cur.execute(
+                "INSERT INTO balances (ledger_id, item, account, count) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) "
+                "ON CONFLICT (ledger_id, item, account) "
+                "DO UPDATE SET count = balances.count + EXCLUDED.count",
+                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                 [deltas[k] for k in keys]))
+        touched = sorted({ev.ledger_id for ev in events})
+        from psycopg.types.json import Jsonb
+
+        cur.executemany(
+            "UPDATE streams SET events = events + %s, max_seq = %s, gaps = %s, missing = %s, "
+            "head_seq = %s, head_hash = %s, last_at = now() WHERE ledger_id = %s",
+            [(streams[i].events, streams[i].max_seq, Jsonb(streams[i].gaps),
+              sum(hi - lo + 1 for lo, hi in streams[i].gaps), streams[i].head_seq,
+              streams[i].head_hash, i) for i in touched])
+        # The stream a station uses now: a stream seen for the first time takes over.
+        current: dict[str, tuple[str, bool]] = {}
+        for i in touched:
+            st = streams[i]
+            if st.station_id not in current or st.new:
+                current[st.station_id] = (i, st.new)
+        cur.executemany(
+            "INSERT INTO stations AS s (station_id, ledger_id, last_event_at, last_seen) "
+            "VALUES (%s, %s, now(), now()) ON CONFLICT (station_id) DO UPDATE SET "
+            "last_event_at = now(), last_seen = greatest(s.last_seen, now()), "
+            "ledger_id = CASE WHEN %s OR s.ledger_id IS NULL THEN EXCLUDED.ledger_id "
+            "ELSE s.ledger_id END",
+            [(sid, lid, new) for sid, (lid, new) in sorted(current.items())])
+
+
+def _write_statuses(conn: psycopg.Connection, statuses: dict[str, StatusUpdate],
+                    faults: dict[str, FaultsUpdate]) -> None:
+    with conn.cursor() as cur:
+        if statuses:
+            cur.executemany(
+                "INSERT INTO stations AS s (station_id, office, region, online, last_seen, "
+                "status_at, status) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (station_id) DO UPDATE SET office = coalesce(EXCLUDED.office, "
+                "s.office), region = coalesce(EXCLUDED.region, s.region), "
+                "online = EXCLUDED.online, status_at = EXCLUDED.status_at, "
+                "status = EXCLUDED.status, "
+                "last_seen = greatest(s.last_seen, EXCLUDED.last_seen) "
+                "WHERE s.status_at IS NULL OR s.status_at <= EXCLUDED.status_at",
+                [(u.station_id, u.office, u.region, u.online, u.ts, u.ts, u.doc)
+                 for _, u in sorted(statuses.items())])
+        if faults:
+            cur.executemany(
+                "INSERT INTO stations AS s (station_id, faults_at, faults) VALUES (%s, %s, %s) "
+                "ON CONFLICT (station_id) DO UPDATE SET faults_at = EXCLUDED.faults_at, "
+                "faults = EXCLUDED.faults "
+                "WHERE s.faults_at IS NULL OR s.faults_at <= EXCLUDED.faults_at",
+                [(u.station_id, u.ts, u.doc) for _, u in sorted(faults.items())])
+
+
+def _write_reports(conn: psycopg.Connection, out: Outcome) -> None:
+    with conn.cursor() as cur:
+        if out.breaks:
+            cur.executemany(
+                "INSERT INTO chain_breaks (station_id, ledger_id, entry_seq, event_id, problem, "
+                "expected, got) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [(b.station_id, b.ledger_id, b.entry_seq, b.event_id, b.problem, b.expected,
+                  b.got) for b in out.breaks])
+        if out.refused:
+            keys = sorted(out.refused)
+            cur.execute(
+                "INSERT INTO refusals AS r (station_id, reason, count) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
+                "ON CONFLICT (station_id, reason) DO UPDATE SET "
+                "count = r.count + EXCLUDED.count, last_at = now()",
+                ([k[0] for k in keys], [k[1] for k in keys], [out.refused[k] for k in keys]))
+        counts = {"applied": out.applied, "duplicate": out.duplicates,
+                  "refused": out.refused_count, "status": out.statuses}
+        rows = sorted((k, v) for k, v in counts.items() if v)
+        if rows:
+            cur.execute(
+                "INSERT INTO intake AS i (outcome, count) "
+                "SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT (outcome) "
+                "DO UPDATE SET count = i.count + EXCLUDED.count",
+                ([r[0] for r in rows], [r[1] for r in rows]))
+
+
+def counts(conn: psycopg.Connection) -> dict[str, Any]:
+    """The loader's running totals: messages applied, duplicates, refused, statuses."""
+    return {k: int(v) for k, v in conn.execute("SELECT outcome, count FROM intake").fetchall()}
