@@ -54,7 +54,7 @@ class StationStream:
                   f"{kind}-{self.station_id}-{self.entry_seq}", batch_id, job_id, device, None,
                   reason, None, self.head]
         h = entry_hash(hashed_values(values, category, seq=self.entry_seq))
-        entry = Entry(*values, h, category)  # type: ignore[arg-type]
+        entry = Entry(*values, h, category)  # type: ignore[arg-type, call-arg]
         self.head = h
         self.balances[src] = self.balances.get(src, 0) - count
         self.balances[dst] = self.balances.get(dst, 0) + count

@@ -79,10 +79,14 @@ class Postgres:
             os.chmod(self.root, 0o755)
             for p in (self.root, self.sockets):
                 os.chown(p, pw.pw_uid, pw.pw_gid)
-        subprocess.run(self._cmd(str(self.bindir / "initdb"), "-D", str(self.data), "-U",
-                                 "central", "--auth=trust", "-E", "UTF8", "--no-sync",
-                                 "--locale=C"),
-                       check=True, capture_output=True)
+        made = subprocess.run(self._cmd(str(self.bindir / "initdb"), "-D", str(self.data),
+                                        "-U", "central", "--auth=trust", "-E", "UTF8",
+                                        "--no-sync", "--locale=C"),
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"initdb failed in {self.data} (the server's user "
+                               f"{self.user or 'ourselves'} must be able to reach it): "
+                               f"{made.stderr.strip()[-1000:]}")
         conf = [f"port = {self.port}", "listen_addresses = '127.0.0.1'",
                 f"unix_socket_directories = '{self.sockets}'", "max_connections = 50",
                 "shared_buffers = 128MB", f"fsync = {'on' if self.fsync else 'off'}",

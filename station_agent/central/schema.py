@@ -184,7 +184,7 @@ def migrate(conn: psycopg.Connection) -> list[int]:
             if version <= have:
                 continue
             with conn.transaction():
-                conn.execute(sql)  # type: ignore[arg-type]
+                conn.execute(sql)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
             applied.append(version)
     return applied

@@ -144,7 +144,7 @@ def _new_events(conn: psycopg.Connection, out: Outcome, events: dict[str, Event]
         return []
     rows = conn.execute("SELECT event_id, digest FROM events WHERE event_id = ANY(%s)",
                         (list(events),)).fetchall()
-    loaded = dict(rows)
+    loaded: dict[str, str] = dict(rows)
     new: list[Event] = []
     for ev in events.values():
         digest = loaded.get(ev.event_id)

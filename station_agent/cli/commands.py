@@ -42,6 +42,7 @@ BUILTIN: dict[str, str] = {
     "printer": "station_agent.cli.printer_cmds",
     "reader": "station_agent.cli.reader_cmds",
     "fleet": "station_agent.cli.fleet_cmds",
+    "central": "station_agent.cli.central_cmds",
     "report": "station_agent.cli.report_cmds",
     "diag": "station_agent.cli.diag_cmds",
     "cups": "station_agent.cli.cups_cmds",

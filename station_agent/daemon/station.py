@@ -335,7 +335,8 @@ class Station:
             stock=self.ledger.read(lambda conn: forecast(conn, b.stock)).as_dict(),
             today=self.ledger.read(daily.today), active_faults=len(self.board.active()),
             devices={u.id: u.online for u in self._devices()},
-            last=self.watch.last if self.watch else None)
+            last=self.watch.last if self.watch else None,
+            office=self.config.office, region=self.config.region)
 
     # -- the API ----------------------------------------------------------------------
 

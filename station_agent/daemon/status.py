@@ -54,8 +54,10 @@ def offline_status(cfg: Config | None, snap: Snapshot) -> dict[str, Any]:
 
 def uplink_fields(*, started_at: str, balances: dict[str, Any], stock: dict[str, Any],
                   today: dict[str, Any], active_faults: int, devices: dict[str, bool | None],
-                  last: ProbeResult | None) -> dict[str, Any]:
-    """The fields of the retained status message (docs/UPLINK.md)."""
-    return {"started_at": started_at, "balances": balances, "stock": stock, "today": today,
+                  last: ProbeResult | None, office: str | None = None,
+                  region: str | None = None) -> dict[str, Any]:
+    """The fields of the retained status message (docs/UPLINK.md); the office and
+    region (``[station]``) let the central ledger sum stations per office."""
+    return {"office": office, "region": region, "started_at": started_at, "balances": balances, "stock": stock, "today": today,
             "active_faults": active_faults, "devices": devices,
             "network": last.state if last else "unknown"}

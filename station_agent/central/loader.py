@@ -1,0 +1,227 @@
+"""The central loader: every station's messages from the broker into PostgreSQL.
+
+``station-agent central run`` (docs/CENTRAL.md). One MQTT 5 client with a
+durable session (a fixed client id, ``clean_start`` off, a session expiry of
+:data:`SESSION_EXPIRY`), subscribed to
+
+* ``$share/<group>/<prefix>/+/events``: a shared subscription, so several
+  loaders split the events between them and the broker gives a dead loader's
+  share to the others (or keeps it for its session until it returns);
+* ``<prefix>/+/status`` and ``<prefix>/+/faults``, plainly: retained
+  documents are not sent on shared subscriptions, and every loader applying
+  them is harmless (the newest per station wins).
+
+paho's network thread only queues what arrives. The loader's own thread
+takes up to ``batch`` messages (waiting at most ``wait`` seconds after the
+first), checks each (:mod:`.intake`), applies them in one transaction
+(:mod:`.store`) and only after the commit acknowledges them to the broker
+(paho's manual acknowledgement, in the order received). A crash anywhere
+before the acknowledgement makes the broker deliver the messages again and
+the database ignores what it already has. When PostgreSQL is unreachable the
+batch is kept and retried with back-off; nothing is acknowledged meanwhile,
+so the broker holds everything else.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from station_agent import logs
+from station_agent.central import intake, schema, store
+from station_agent.errors import BadInput, OperationFailed
+from station_agent.uplink.broker import Broker, connect_blocking, make_client
+
+if TYPE_CHECKING:
+    import psycopg
+
+#: How long the broker keeps a loader's session (and queues its share) while it is away.
+SESSION_EXPIRY = 7 * 24 * 3600
+#: How many unacknowledged messages the broker may send a loader at once.
+RECEIVE_MAXIMUM = 2000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one loader runs."""
+
+    db_url: str
+    group: str = "central"
+    name: str = "central-loader-1"
+    prefix: str = "stations"
+    batch: int = 1000
+    wait: float = 0.05
+
+
+def connect_db(url: str) -> psycopg.Connection:
+    """A connection in autocommit mode (each batch opens its own transaction);
+    :class:`OperationFailed` with one line when the server cannot be reached."""
+    import psycopg
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise BadInput(f"--db {url!r}: expected postgresql://[user@]host[:port]/database "
+                       "(a password goes in ~/.pgpass or PGPASSWORD, not in the URL)")
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=5,
+                               application_name="station-agent central")
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OperationFailed(f"PostgreSQL at {_where(url)} cannot be reached ({first}): "
+                              "check that the server runs and the URL") from None
+
+
+def _where(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
+class Loader:
+    """One loader; :meth:`start` then :meth:`run` until ``stop`` is set."""
+
+    def __init__(self, broker: Broker, settings: Settings) -> None:
+        self.broker, self.settings = broker, settings
+        self.log = logs.get("central", loader=settings.name)
+        self.inbox: queue.Queue[tuple[int, int, str, bytes]] = queue.Queue()
+        self.totals: dict[str, int] = {"applied": 0, "duplicate": 0, "refused": 0,
+                                       "status": 0, "breaks": 0, "batches": 0}
+        self.db: psycopg.Connection | None = None
+        self.client: Any = None
+        self._acks_lock = threading.Lock()
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> Loader:
+        """Migrate the database, connect to the broker and subscribe."""
+        self.db = connect_db(self.settings.db_url)
+        applied = schema.migrate(self.db)
+        if applied:
+            self.log.info("database schema migrated", versions=applied)
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        self.client = make_client(self.broker, self.settings.name, v5=True, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        connect_blocking(self.client, self.broker, timeout, clean_start=False,
+                         properties=props)
+        self.log.info("loader started", broker=self.broker.where, group=self.settings.group)
+        return self
+
+    def subscriptions(self) -> list[str]:
+        p, g = self.settings.prefix, self.settings.group
+        return [f"$share/{g}/{p}/+/events", f"{p}/+/status", f"{p}/+/faults"]
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        client.subscribe([(t, SubscribeOptions(qos=1)) for t in self.subscriptions()])
+        self.log.info("connected to the broker", session_present=bool(
+            getattr(flags, "session_present", False)))
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        self.log.warning("broker connection lost; reconnecting", reason=str(reason))
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        self.inbox.put((msg.mid, msg.qos, msg.topic, msg.payload))
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def _take(self, stop: threading.Event) -> list[tuple[int, int, str, bytes]]:
+        try:
+            first = self.inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.settings.wait
+        while len(batch) < self.settings.batch:
+            left = deadline - time.monotonic()
+            try:
+                batch.append(self.inbox.get(timeout=left) if left > 0
+                             else self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def run(self, stop: threading.Event) -> None:
+        """Load until ``stop`` is set; then disconnect."""
+        last_report = time.monotonic()
+        try:
+            while not stop.is_set():
+                batch = self._take(stop)
+                if batch:
+                    self._load(batch, stop)
+                if time.monotonic() - last_report >= 10:
+                    last_report = time.monotonic()
+                    self.log.info("loader totals", **self.totals, queued=self.inbox.qsize())
+        finally:
+            self.close()
+
+    def _load(self, batch: list[tuple[int, int, str, bytes]], stop: threading.Event) -> None:
+        messages = [intake.read(topic, payload, self.settings.prefix)
+                    for _, _, topic, payload in batch]
+        delay = 0.5
+        while True:
+            try:
+                outcome = self._apply(messages)
+                break
+            except Exception as exc:  # the database went away, or a deadlock between loaders
+                self.log.error("batch not committed; retrying (nothing acknowledged)",
+                               error=str(exc).strip().splitlines()[0] if str(exc).strip()
+                               else type(exc).__name__, messages=len(batch))
+                self._drop_db()
+                if stop.wait(delay):
+                    return
+                delay = min(delay * 2, 10.0)
+        for mid, qos, _, _ in batch:
+            if qos > 0:
+                self.client.ack(mid, qos)
+        self._note(outcome)
+
+    def _apply(self, messages: list[intake.Message]) -> store.Outcome:
+        if self.db is None or self.db.closed:
+            self.db = connect_db(self.settings.db_url)
+        return store.apply(self.db, messages)
+
+    def _drop_db(self) -> None:
+        if self.db is not None:
+            try:
+                self.db.close()
+            except Exception as exc:  # closing a broken connection
+                self.log.debug("closing the database connection failed", error=str(exc))
+        self.db = None
+
+    def _note(self, out: store.Outcome) -> None:
+        t = self.totals
+        t["applied"] += out.applied
+        t["duplicate"] += out.duplicates
+        t["refused"] += out.refused_count
+        t["status"] += out.statuses
+        t["breaks"] += len(out.breaks)
+        t["batches"] += 1
+        for b in out.breaks:
+            self.log.warning(b.line())
+        for station, ledger_id, flagged in out.new_streams:
+            if flagged:
+                self.log.warning("station started a new ledger (its state was rebuilt): "
+                                 "a new stream", station=station, ledger_id=ledger_id)
+        for (station, reason), n in sorted(out.refused.items()):
+            if reason != "chain break":
+                self.log.warning("messages refused", station=station, reason=reason, count=n)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.client = None
+        self._drop_db()
