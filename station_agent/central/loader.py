@@ -11,6 +11,13 @@ durable session (a fixed client id, ``clean_start`` off, a session expiry of
   documents are not sent on shared subscriptions, and every loader applying
   them is harmless (the newest per station wins).
 
+The subscriptions are made again on every connection. A broker must keep a
+durable session's subscriptions across its own restarts: mosquitto 2.0 does
+for plain subscriptions but not for shared ones (tested, docs/CENTRAL.md), so
+events published after a mosquitto restart and before the loader is back are
+not queued for it. ``shared=False`` (``--no-share``) subscribes plainly: for
+a single loader on such a broker.
+
 paho's network thread only queues what arrives. The loader's own thread
 takes up to ``batch`` messages (waiting at most ``wait`` seconds after the
 first), checks each (:mod:`.intake`), applies them in one transaction
@@ -54,6 +61,8 @@ class Settings:
     prefix: str = "stations"
     batch: int = 1000
     wait: float = 0.05
+    #: False: a plain durable subscription (one loader; see the module docstring).
+    shared: bool = True
 
 
 def connect_db(url: str) -> psycopg.Connection:
@@ -118,7 +127,8 @@ class Loader:
 
     def subscriptions(self) -> list[str]:
         p, g = self.settings.prefix, self.settings.group
-        return [f"$share/{g}/{p}/+/events", f"{p}/+/status", f"{p}/+/faults"]
+        events = f"$share/{g}/{p}/+/events" if self.settings.shared else f"{p}/+/events"
+        return [events, f"{p}/+/status", f"{p}/+/faults"]
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:

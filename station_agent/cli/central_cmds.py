@@ -42,6 +42,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     r.add_argument("--name", default=None,
                    help="this loader's durable session name, unique per loader "
                         "(default: central-loader-<host name>)")
+    r.add_argument("--no-share", action="store_true",
+                   help="a plain durable subscription instead of a shared one: for a single "
+                        "loader on a broker that forgets shared subscriptions when it restarts "
+                        "(mosquitto 2.0; see docs/CENTRAL.md)")
     r.add_argument("--batch", type=int, default=1000, metavar="N",
                    help="messages per transaction at most (default 1000)")
     r.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
@@ -95,7 +99,7 @@ def cmd_run(args: argparse.Namespace, _state: Path | None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     loader = Loader(broker, Settings(args.db, group=args.group, name=name, prefix=args.prefix,
-                                     batch=args.batch)).start()
+                                     batch=args.batch, shared=not args.no_share)).start()
     loader.run(stop)
     return 0
 
