@@ -58,6 +58,7 @@ def uplink_fields(*, started_at: str, balances: dict[str, Any], stock: dict[str,
                   region: str | None = None) -> dict[str, Any]:
     """The fields of the retained status message (docs/UPLINK.md); the office and
     region (``[station]``) let the central ledger sum stations per office."""
-    return {"office": office, "region": region, "started_at": started_at, "balances": balances, "stock": stock, "today": today,
+    return {"office": office, "region": region, "started_at": started_at,
+            "balances": balances, "stock": stock, "today": today,
             "active_faults": active_faults, "devices": devices,
             "network": last.state if last else "unknown"}

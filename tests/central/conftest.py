@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from simulators.postgres import Postgres, find_bindir
-from tests.agent.conftest import Daemon
-from tests.agent.conftest import daemons  # noqa: F401  (the daemon fixture, shared)
+from tests.agent.conftest import (
+    Daemon,
+    daemons,  # noqa: F401  (the daemon fixture, shared)
+)
 from tests.conftest import REPO, cli_env
 from tests.uplink.conftest import brokers  # noqa: F401  (the broker fixture, shared)
 
@@ -120,9 +122,9 @@ def loaders() -> Iterator[Callable[..., Loader]]:
     root.cleanup()
 
 
-def station(daemons: Any, station_id: str, office: str, region: str, broker_url: str) -> Daemon:
+def station(make: Any, station_id: str, office: str, region: str, broker_url: str) -> Daemon:
     """A station daemon with its own id, office and region, forwarding to ``broker_url``."""
-    d: Daemon = daemons(f'[uplink]\nmqtt_url = "{broker_url}"\nreconnect_max = 1.0\n'
+    d: Daemon = make(f'[uplink]\nmqtt_url = "{broker_url}"\nreconnect_max = 1.0\n'
                         "status_interval = 2\n")
     text = d.config.read_text()
     d.config.write_text(text.replace('id = "test-01"',

@@ -142,12 +142,10 @@ def test_loader_killed_mid_batch_and_restarted_loses_and_doubles_nothing(
     pub = Publisher(broker)
     threading.Thread(target=pub.publish, args=(msgs,), daemon=True).start()
     conn = connect(postgres)
-    kills = 0
-    for _ in range(4):
+    for kill in range(4):
         wait_until(lambda: loaded(conn) > 0, 60, "loading to start", every=0.02)
-        time.sleep(random.Random(kills).uniform(0.05, 0.4))
+        time.sleep(random.Random(kill).uniform(0.05, 0.4))
         loader.kill()
-        kills += 1
         loader.start()
     total = sum(s.event_seq for s in streams)
     wait_until(lambda: loaded(conn) == total, 120, f"all {total} events")
