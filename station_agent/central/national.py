@@ -3,9 +3,10 @@
 :func:`national_view` reads what the loader keeps (:mod:`.store`) and sums
 it per station (its current ledger), per office and for the country: stock
 and blanks in printers (the maintained balances), issued and spoiled (by
-category) today and over the last 30 days, the trailing use a day (cards
-picked over the last 30 days, or since the station's first entry when that
-is later), days left and the run-out date, server outages (``link_down``,
+category) today (the calendar day in the view's time zone) and over the last
+30 days (the 30 x 24 hours before now), the trailing use a day (cards picked
+over those 30 days / 30, or / the days since the station's first entry when
+that is later), days left and the run-out date, server outages (``link_down``,
 ``dns_failure``, ``server_unreachable`` raised), and the chain's state (breaks
 reported, event numbers still missing, a rebuilt ledger). Offices are sorted
 by run-out date, soonest first. With ``allocate`` it adds the split of a
@@ -210,7 +211,7 @@ def national_view(conn: psycopg.Connection, *, region: str | None = None,
     tz = ZoneInfo(timezone)
     now = (at or clock.now()).astimezone(tz)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    since = midnight - timedelta(days=WINDOW_DAYS - 1)
+    since = now - timedelta(days=WINDOW_DAYS)
     rows = conn.execute(_STATIONS, {"region": region, "office": office}).fetchall()
     stations: dict[str, StationRow] = {}
     for sid, off, reg, online, last_seen, _ledger, missing, ledgers, breaks in rows:
