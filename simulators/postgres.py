@@ -76,6 +76,12 @@ class Postgres:
         self.sockets.mkdir(exist_ok=True)
         if self.user is not None:
             pw = pwd.getpwnam(self.user)
+            # The server's user must reach its directory: let it through our own
+            # private parents (e.g. a tmp dir made with mode 700), listing nothing.
+            for parent in self.root.resolve().parents:
+                st = parent.stat()
+                if st.st_uid == os.getuid() and not st.st_mode & 0o001:
+                    os.chmod(parent, (st.st_mode & 0o7777) | 0o001)
             os.chmod(self.root, 0o755)
             for p in (self.root, self.sockets):
                 os.chown(p, pw.pw_uid, pw.pw_gid)

@@ -164,39 +164,64 @@ class Loader:
         return batch
 
     def run(self, stop: threading.Event) -> None:
-        """Load until ``stop`` is set; then disconnect."""
-        last_report = time.monotonic()
-        try:
-            while not stop.is_set():
-                batch = self._take(stop)
-                if batch:
-                    self._load(batch, stop)
-                if time.monotonic() - last_report >= 10:
-                    last_report = time.monotonic()
-                    self.log.info("loader totals", **self.totals, queued=self.inbox.qsize())
-        finally:
-            self.close()
+        """Load until ``stop`` is set; then disconnect.
 
-    def _load(self, batch: list[tuple[int, int, str, bytes]], stop: threading.Event) -> None:
-        messages = [intake.read(topic, payload, self.settings.prefix)
-                    for _, _, topic, payload in batch]
-        delay = 0.5
-        while True:
+        Two stages overlap: while one batch is applied in the database (a worker
+        thread, waiting on PostgreSQL most of the time) the next is checked here.
+        Batches are applied and acknowledged strictly in the order received."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        last_report = time.monotonic()
+        pending: tuple[list[tuple[int, int, str, bytes]], Future[store.Outcome | None]] | None \
+            = None
+        with ThreadPoolExecutor(1, thread_name_prefix="central-db") as db:
             try:
-                outcome = self._apply(messages)
-                break
-            except Exception as exc:  # the database went away, or a deadlock between loaders
-                self.log.error("batch not committed; retrying (nothing acknowledged)",
-                               error=str(exc).strip().splitlines()[0] if str(exc).strip()
-                               else type(exc).__name__, messages=len(batch))
-                self._drop_db()
-                if stop.wait(delay):
-                    return
-                delay = min(delay * 2, 10.0)
+                while not stop.is_set():
+                    batch = self._take(stop)
+                    messages = [intake.read(topic, payload, self.settings.prefix)
+                                for _, _, topic, payload in batch]
+                    if pending is not None and (batch or pending[1].done()):
+                        self._finish(*pending)
+                        pending = None
+                    if batch:
+                        pending = (batch, db.submit(self._load, messages, stop))
+                    if time.monotonic() - last_report >= 10:
+                        last_report = time.monotonic()
+                        self.log.info("loader totals", **self.totals,
+                                      queued=self.inbox.qsize())
+                if pending is not None:
+                    self._finish(*pending)
+            finally:
+                stop.set()
+        self.close()
+
+    def _finish(self, batch: list[tuple[int, int, str, bytes]],
+                done: Any) -> None:
+        """Acknowledge a committed batch (in the order received); nothing when it
+        was abandoned at shutdown (the broker sends it again)."""
+        outcome = done.result()
+        if outcome is None:
+            return
         for mid, qos, _, _ in batch:
             if qos > 0:
                 self.client.ack(mid, qos)
         self._note(outcome)
+
+    def _load(self, messages: list[intake.Message],
+              stop: threading.Event) -> store.Outcome | None:
+        """Apply one batch, retrying with back-off until it commits (None: stopped)."""
+        delay = 0.5
+        while True:
+            try:
+                return self._apply(messages)
+            except Exception as exc:  # the database went away, or a deadlock between loaders
+                self.log.error("batch not committed; retrying (nothing acknowledged)",
+                               error=str(exc).strip().splitlines()[0] if str(exc).strip()
+                               else type(exc).__name__, messages=len(messages))
+                self._drop_db()
+                if stop.wait(delay):
+                    return None
+                delay = min(delay * 2, 10.0)
 
     def _apply(self, messages: list[intake.Message]) -> store.Outcome:
         if self.db is None or self.db.closed:

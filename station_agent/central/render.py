@@ -156,7 +156,7 @@ def render(view: NationalView, fmt: str, lang: str = "id") -> str:
                    f"{t['online']}, {t['chain']} {r['chain']}")
         out.append("  " + ", ".join(f"{h} {c}" for h, c in zip(heads, r["cells"], strict=True)
                                      if c))
-        if r["share"] is not None:
+        if r["share"] is not None and r["share"][0] != "0":
             out.append(f"  {t['give']} {r['share'][0]}: {t['cover_before']} {r['share'][1]} -> "
                        f"{t['cover_after']} {r['share'][2]}")
         for s in r["station_list"]:

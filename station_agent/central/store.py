@@ -27,6 +27,7 @@ no-op: each event is in the database exactly once.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -122,9 +123,10 @@ def apply(conn: psycopg.Connection, batch: Sequence[Message]) -> Outcome:
                 faults[msg.station_id] = msg
             out.statuses += 1
     with conn.transaction():
-        new = _new_events(conn, out, events)
-        streams = _lock_streams(conn, out, new)
-        new = [e for e in new if e.ledger_id in streams]
+        streams = _lock_streams(conn, out, list(events.values()))
+        mine = [e for e in events.values()
+                if e.ledger_id in streams and streams[e.ledger_id].station_id == e.station_id]
+        new = _new_events(conn, out, streams, mine)
         accepted = _check_chains(conn, out, streams, new)
         _track_numbers(streams, accepted)
         _write(conn, streams, accepted)
@@ -138,15 +140,27 @@ def _refuse(out: Outcome, station_id: str, reason: str) -> None:
     out.refused[(station_id, reason)] += 1
 
 
-def _new_events(conn: psycopg.Connection, out: Outcome, events: dict[str, Event]) -> list[Event]:
-    """The events not loaded before; a loaded id with another document is refused."""
-    if not events:
-        return []
-    rows = conn.execute("SELECT event_id, digest FROM events WHERE event_id = ANY(%s)",
-                        (list(events),)).fetchall()
-    loaded: dict[str, str] = dict(rows)
+def _in_gap(gaps: list[list[int]], seq: int) -> bool:
+    return any(lo <= seq <= hi for lo, hi in gaps)
+
+
+def _new_events(conn: psycopg.Connection, out: Outcome, streams: dict[str, _Stream],
+                events: list[Event]) -> list[Event]:
+    """The events not loaded before; a loaded id with another document is refused.
+
+    A stream's loaded events are exactly 1..``max_seq`` minus its gaps (the
+    streams are locked), so only an event numbered in that set is looked up."""
     new: list[Event] = []
-    for ev in events.values():
+    maybe: list[Event] = []
+    for ev in events:
+        st = streams[ev.ledger_id]
+        (new if ev.seq > st.max_seq or _in_gap(st.gaps, ev.seq) else maybe).append(ev)
+    if not maybe:
+        return new
+    rows = conn.execute("SELECT event_id, digest FROM events WHERE event_id = ANY(%s)",
+                        ([e.event_id for e in maybe],)).fetchall()
+    loaded: dict[str, str] = dict(rows)
+    for ev in maybe:
         digest = loaded.get(ev.event_id)
         if digest is None:
             new.append(ev)
@@ -196,20 +210,26 @@ def _check_chains(conn: psycopg.Connection, out: Outcome, streams: dict[str, _St
                   events: list[Event]) -> list[Event]:
     """The events to apply: every fault event, and each entry that links to its
     known neighbours; the others are chain breaks."""
-    mine = [e for e in events if e.station_id == streams[e.ledger_id].station_id]
-    entries = [e for e in mine if e.entry is not None]
-    if entries:
-        want_l: list[str] = []
-        want_s: list[int] = []
-        for ev in entries:
-            assert ev.entry is not None
-            for s in (ev.entry.seq - 1, ev.entry.seq, ev.entry.seq + 1):
-                want_l.append(ev.ledger_id)
-                want_s.append(s)
+    mine = events
+    needed: dict[str, set[int]] = defaultdict(set)
+    for ev in mine:
+        if ev.entry is not None:
+            needed[ev.ledger_id].update((ev.entry.seq - 1, ev.entry.seq, ev.entry.seq + 1))
+    if needed:
+        # Each stream's numbers as runs (a batch's entries are mostly consecutive).
+        run_l: list[str] = []
+        run_lo: list[int] = []
+        run_hi: list[int] = []
+        for ledger_id, seqs in needed.items():
+            for lo, hi in _runs(sorted(seqs)):
+                run_l.append(ledger_id)
+                run_lo.append(lo)
+                run_hi.append(hi)
         rows = conn.execute(
             "SELECT e.ledger_id, e.entry_seq, e.hash, e.prev_hash FROM entries e "
-            "JOIN unnest(%s::text[], %s::bigint[]) AS w(l, s) "
-            "ON e.ledger_id = w.l AND e.entry_seq = w.s", (want_l, want_s)).fetchall()
+            "JOIN unnest(%s::text[], %s::bigint[], %s::bigint[]) AS w(l, lo, hi) "
+            "ON e.ledger_id = w.l AND e.entry_seq BETWEEN w.lo AND w.hi",
+            (run_l, run_lo, run_hi)).fetchall()
         for ledger_id, seq, h, prev in rows:
             streams[ledger_id].known[seq] = (h, prev)
     accepted: list[Event] = []
@@ -229,6 +249,17 @@ def _check_chains(conn: psycopg.Connection, out: Outcome, streams: dict[str, _St
         st.known[entry.seq] = (entry.hash, entry.prev_hash)
         accepted.append(ev)
     return accepted
+
+
+def _runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as (first, last) runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    for s in seqs:
+        if runs and s == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], s)
+        else:
+            runs.append((s, s))
+    return runs
 
 
 def _link_problem(known: dict[int, tuple[str, str]], seq: int, prev_hash: str,
@@ -317,27 +348,33 @@ def _write(conn: psycopg.Connection, streams: dict[str, _Stream], events: list[E
                 ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
                  [deltas[k] for k in keys]))
         touched = sorted({ev.ledger_id for ev in events})
-        from psycopg.types.json import Jsonb
-
-        cur.executemany(
-            "UPDATE streams SET events = events + %s, max_seq = %s, gaps = %s, missing = %s, "
-            "head_seq = %s, head_hash = %s, last_at = now() WHERE ledger_id = %s",
-            [(streams[i].events, streams[i].max_seq, Jsonb(streams[i].gaps),
-              sum(hi - lo + 1 for lo, hi in streams[i].gaps), streams[i].head_seq,
-              streams[i].head_hash, i) for i in touched])
+        sts = [streams[i] for i in touched]
+        # One statement per table, whatever the number of streams in the batch.
+        cur.execute(
+            "UPDATE streams s SET events = s.events + u.n, max_seq = u.m, gaps = u.g::jsonb, "
+            "missing = u.miss, head_seq = u.hs, head_hash = u.hh, last_at = now() "
+            "FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[], "
+            "%s::bigint[], %s::text[]) AS u(l, n, m, g, miss, hs, hh) WHERE s.ledger_id = u.l",
+            (touched, [st.events for st in sts], [st.max_seq for st in sts],
+             [json.dumps(st.gaps) for st in sts],
+             [sum(hi - lo + 1 for lo, hi in st.gaps) for st in sts],
+             [st.head_seq for st in sts], [st.head_hash for st in sts]))
         # The stream a station uses now: a stream seen for the first time takes over.
         current: dict[str, tuple[str, bool]] = {}
         for i in touched:
             st = streams[i]
             if st.station_id not in current or st.new:
                 current[st.station_id] = (i, st.new)
-        cur.executemany(
+        ids = sorted(current)
+        cur.execute(
             "INSERT INTO stations AS s (station_id, ledger_id, last_event_at, last_seen) "
-            "VALUES (%s, %s, now(), now()) ON CONFLICT (station_id) DO UPDATE SET "
+            "SELECT u.s, u.l, now(), now() FROM unnest(%s::text[], %s::text[]) AS u(s, l) "
+            "ORDER BY u.s "
+            "ON CONFLICT (station_id) DO UPDATE SET "
             "last_event_at = now(), last_seen = greatest(s.last_seen, now()), "
-            "ledger_id = CASE WHEN %s OR s.ledger_id IS NULL THEN EXCLUDED.ledger_id "
-            "ELSE s.ledger_id END",
-            [(sid, lid, new) for sid, (lid, new) in sorted(current.items())])
+            "ledger_id = CASE WHEN s.ledger_id IS NULL OR EXCLUDED.ledger_id = ANY(%s::text[]) "
+            "THEN EXCLUDED.ledger_id ELSE s.ledger_id END",
+            (ids, [current[i][0] for i in ids], [current[i][0] for i in ids if current[i][1]]))
 
 
 def _write_statuses(conn: psycopg.Connection, statuses: dict[str, StatusUpdate],

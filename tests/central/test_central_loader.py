@@ -285,7 +285,8 @@ def test_tampered_event_and_forged_station_are_reported_not_applied(
     assert row[:2] == ("jujur-01", 1)
     refusals = dict(conn.execute("SELECT station_id, reason FROM refusals").fetchall())
     assert refusals["lain-02"] == "payload names another station than its topic"
-    assert "chain break at station jujur-01" in loader.text()
+    wait_until(lambda: "chain break at station jujur-01" in loader.text(), 10,
+               "the loader to log the break")
     pub.stop()
 
 

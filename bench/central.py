@@ -1,0 +1,244 @@
+"""Central ledger benchmark: stations' events from a real mosquitto into a real PostgreSQL.
+
+* ``central.ingest`` - events/s that one loader (``station-agent central
+  run``, a separate process, chain checks and all) moves from the broker into
+  PostgreSQL: 4,000 simulated stations publish a working day (16 cards each,
+  ~64,000 cards: a pick and a completion or reject per card, plus each
+  station's delivery) on their own topics while the loader is away; the
+  broker queues them in the loader's durable session; the clock runs from the
+  loader's start until the last row is committed. Baseline: a bare ``COPY``
+  of the same rows into a copy of the same ``events`` table, in the same run
+  (no MQTT, no checks, no entries or balances). Target ratio >= 0.3.
+* ``central.lag_p99`` - at a steady national rate (~10 events/s), the time
+  from a station's publish to its event's commit, p99 (also p50, max).
+* ``central.catch_up`` - 500 stations each returning with a 3-day backlog,
+  all publishing at once to a running loader: seconds until the last event is
+  loaded (baseline: the same events' ingest time at the ``central.ingest``
+  rate, i.e. what the backlog costs at full speed).
+
+PostgreSQL runs with ``fsync = off`` here (a private throw-away server): the
+figures compare the loader with a bare COPY on the same server and are not
+a durability claim; docs/CENTRAL.md sizes a production server.
+
+Run alone: ``python -m bench.central [--stations N] [--cards N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.ledger import emit
+from simulators.fleet_events import StationStream, working_day
+from simulators.mosquitto import Mosquitto, find_binary
+from simulators.postgres import Postgres, find_bindir
+
+DAY = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def _publisher(broker: Mosquitto, client_id: str) -> Any:
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                    protocol=mqtt.MQTTv311)
+    c.max_inflight_messages_set(500)
+    c.max_queued_messages_set(0)
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def publish(broker: Mosquitto, msgs: list[tuple[str, bytes]], client_id: str) -> None:
+    c = _publisher(broker, client_id)
+    try:
+        infos = [c.publish(t, p, qos=1) for t, p in msgs]
+        for info in infos:
+            info.wait_for_publish(300)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+class LoaderProcess:
+    def __init__(self, broker: Mosquitto, pg: Postgres, root: Path) -> None:
+        self.cmd = [sys.executable, "-m", "station_agent", "central", "run", "--broker",
+                    broker.url, "--db", pg.url, "--name", "bench-loader", "--batch", "2000",
+                    "--log-level", "warning"]
+        self.log = root / "loader.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, pg: Postgres) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=out)
+        # Started = its session exists (a row in pg_stat_activity from the loader).
+        import psycopg
+
+        with psycopg.connect(pg.url, autocommit=True) as c:
+            deadline = time.monotonic() + 30
+            while not c.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                "application_name = 'station-agent central'").fetchone()[0]:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the loader did not start: {self.log.read_text()}")
+                time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(30)
+            self.proc = None
+
+
+def wait_rows(conn: Any, n: int, timeout: float = 1800) -> float:
+    """Seconds until ``events`` holds ``n`` rows (polled every 20 ms)."""
+    t0 = time.monotonic()
+    while conn.execute("SELECT count(*) FROM events").fetchone()[0] < n:
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"not all {n} events loaded in {timeout:g} s")
+        time.sleep(0.02)
+    return time.monotonic() - t0
+
+
+def bare_copy(conn: Any) -> float:
+    """Rows/s of a bare COPY of the loaded events into a copy of the table."""
+    conn.execute("CREATE TABLE IF NOT EXISTS events_copy (LIKE events INCLUDING ALL)")
+    conn.execute("TRUNCATE events_copy")
+    cols = "event_id, ledger_id, station_id, seq, type, ts, digest, doc"
+    buf = io.BytesIO()
+    with conn.cursor().copy(f"COPY (SELECT {cols} FROM events) TO STDOUT") as cp:
+        for chunk in cp:
+            buf.write(chunk)
+    n = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    data = buf.getvalue()
+    t0 = time.perf_counter()
+    with conn.transaction(), conn.cursor().copy(f"COPY events_copy ({cols}) FROM STDIN") as cp:
+        for i in range(0, len(data), 1 << 20):
+            cp.write(data[i:i + (1 << 20)])
+    return float(n) / (time.perf_counter() - t0)
+
+
+def day_of_fleet(n: int, cards: int, seed: int) -> tuple[list[StationStream],
+                                                         list[tuple[str, bytes]]]:
+    streams = [StationStream(f"st-{i:04d}", f"Office {i // 4}", f"Region {i % 38}")
+               for i in range(n)]
+    msgs = [s.receive(DAY, 2000)[0] for s in streams]
+    msgs += working_day(streams, DAY, cards, random.Random(seed))
+    return streams, msgs
+
+
+def lag(broker: Mosquitto, conn: Any, seconds: float, rate: float) -> list[float]:
+    """Publish ``rate`` events/s for ``seconds`` from 40 stations; each event's
+    publish-to-commit time (ms), from the commit's ``received_at``."""
+    streams = [StationStream(f"lag-{i:02d}", "Office L", "Region L") for i in range(40)]
+    for s in streams:
+        s.receive(DAY, 10_000)  # not published: the lag events are cards
+    c = _publisher(broker, "bench-lag")
+    sent: dict[str, float] = {}
+    t0 = time.time()
+    k = 0
+    pending = []
+    while time.time() - t0 < seconds:
+        s = streams[k % len(streams)]
+        for topic, payload in s.card(DAY)[:1]:
+            eid = f"{s.ledger_id}:{s.event_seq - 1}"
+            sent[eid] = time.time()
+            pending.append(c.publish(topic, payload, qos=1))
+        k += 1
+        time.sleep(max(0.0, t0 + k / rate - time.time()))
+    for info in pending:
+        info.wait_for_publish(60)
+    c.disconnect()
+    c.loop_stop()
+    deadline = time.monotonic() + 60
+    rows: list[tuple[str, datetime]] = []
+    while time.monotonic() < deadline:
+        rows = conn.execute("SELECT event_id, received_at FROM events WHERE station_id LIKE "
+                            "'lag-%%'").fetchall()
+        if len(rows) >= len(sent):
+            break
+        time.sleep(0.1)
+    return [(at.timestamp() - sent[eid]) * 1000 for eid, at in rows if eid in sent]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.central")
+    ap.add_argument("--stations", type=int, default=4000)
+    ap.add_argument("--cards", type=int, default=16, help="cards per station in the day")
+    ap.add_argument("--returning", type=int, default=500)
+    ap.add_argument("--lag-seconds", type=float, default=30.0)
+    args = ap.parse_args(argv)
+    if find_binary() is None or find_bindir() is None:
+        print('{"metric": "central.ingest", "skipped": "mosquitto or PostgreSQL is not '
+              'installed"}')
+        return
+    import psycopg
+
+    with tempfile.TemporaryDirectory(prefix="bench-central-") as tmp:
+        root = Path(tmp)
+        broker = Mosquitto(root / "broker", persistence=False).start()
+        pg = Postgres(root / "pg").start()
+        loader = LoaderProcess(broker, pg, root)
+        try:
+            conn = psycopg.connect(pg.url, autocommit=True)
+            # The loader's session first, so the broker queues the day for it.
+            loader.start(pg)
+            loader.stop()
+            streams, msgs = day_of_fleet(args.stations, args.cards, seed=1)
+            t_pub = time.monotonic()
+            publish(broker, msgs, "bench-day")
+            pub_s = time.monotonic() - t_pub
+            t_start = time.monotonic()
+            loader.start(pg)
+            # From the loader's first database session (it has started up and
+            # connects to the broker next) to the last event committed.
+            t0 = time.monotonic()
+            wait_rows(conn, len(msgs))
+            load_s = time.monotonic() - t0
+            rate = len(msgs) / load_s
+            copy_rate = bare_copy(conn)
+            breaks = conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0]
+            emit("central.ingest", rate, "events/s", copy_rate, rate / copy_rate,
+                 stations=args.stations, events=len(msgs), cards=args.stations * args.cards,
+                 publish_s=round(pub_s, 1), load_s=round(load_s, 1),
+                 loader_startup_s=round(t0 - t_start, 2), chain_breaks=breaks,
+                 target=">= 0.3", baseline_is="bare COPY of the same rows, same table")
+
+            lags = sorted(lag(broker, conn, args.lag_seconds, 10.0))
+            p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+            emit("central.lag_p99", p99, "ms", statistics.median(lags),
+                 p99 / statistics.median(lags), p50_ms=round(statistics.median(lags), 1),
+                 max_ms=round(lags[-1], 1), events=len(lags), rate_per_s=10,
+                 baseline_is="p50 of the same run")
+
+            back = [StationStream(f"back-{i:03d}", f"Office B{i // 4}", "Region B")
+                    for i in range(args.returning)]
+            backlog: list[tuple[str, bytes]] = []
+            for d in range(3):
+                backlog += working_day(back, DAY + timedelta(days=d), args.cards,
+                                       random.Random(d))
+            before = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            t0 = time.monotonic()
+            threading.Thread(target=publish, args=(broker, backlog, "bench-backlog"),
+                             daemon=True).start()
+            catch = wait_rows(conn, before + len(backlog))
+            emit("central.catch_up", catch, "s", len(backlog) / rate, catch * rate
+                 / len(backlog), stations=args.returning, events=len(backlog),
+                 baseline_is="the backlog at the central.ingest rate")
+            conn.close()
+        finally:
+            loader.stop()
+            broker.stop()
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()
