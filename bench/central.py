@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
 import statistics
 import subprocess
@@ -61,20 +62,22 @@ def _publisher(broker: Mosquitto, client_id: str) -> Any:
 def publish(broker: Mosquitto, msgs: list[tuple[str, bytes]], client_id: str) -> None:
     c = _publisher(broker, client_id)
     try:
-        infos = [c.publish(t, p, qos=1) for t, p in msgs]
-        for info in infos:
-            info.wait_for_publish(300)
+        # In chunks: paho holds at most 65,535 unacknowledged messages (their ids).
+        for i in range(0, len(msgs), 20_000):
+            infos = [c.publish(t, p, qos=1) for t, p in msgs[i:i + 20_000]]
+            for info in infos:
+                info.wait_for_publish(300)
     finally:
         c.disconnect()
         c.loop_stop()
 
 
 class LoaderProcess:
-    def __init__(self, broker: Mosquitto, pg: Postgres, root: Path) -> None:
+    def __init__(self, broker: Mosquitto, pg: Postgres, root: Path, name: str) -> None:
         self.cmd = [sys.executable, "-m", "station_agent", "central", "run", "--broker",
-                    broker.url, "--db", pg.url, "--name", "bench-loader", "--batch", "2000",
-                    "--log-level", "warning"]
-        self.log = root / "loader.log"
+                    broker.url, "--db", pg.url, "--name", name, "--batch", "2000",
+                    "--log-level", "info"]
+        self.log = root / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, pg: Postgres) -> None:
@@ -85,8 +88,7 @@ class LoaderProcess:
 
         with psycopg.connect(pg.url, autocommit=True) as c:
             deadline = time.monotonic() + 30
-            while not c.execute("SELECT count(*) FROM pg_stat_activity WHERE "
-                                "application_name = 'station-agent central'").fetchone()[0]:
+            while b"connected to the broker" not in self.log.read_bytes():
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the loader did not start: {self.log.read_text()}")
                 time.sleep(0.01)
@@ -175,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cards", type=int, default=16, help="cards per station in the day")
     ap.add_argument("--returning", type=int, default=500)
     ap.add_argument("--lag-seconds", type=float, default=30.0)
+    ap.add_argument("--loaders", type=int, default=1, help="loader processes (shared "
+                    "subscription)")
     args = ap.parse_args(argv)
     if find_binary() is None or find_bindir() is None:
         print('{"metric": "central.ingest", "skipped": "mosquitto or PostgreSQL is not '
@@ -186,18 +190,22 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp)
         broker = Mosquitto(root / "broker", persistence=False).start()
         pg = Postgres(root / "pg").start()
-        loader = LoaderProcess(broker, pg, root)
+        loaders = [LoaderProcess(broker, pg, root, f"bench-loader-{i}")
+                   for i in range(args.loaders)]
         try:
             conn = psycopg.connect(pg.url, autocommit=True)
-            # The loader's session first, so the broker queues the day for it.
-            loader.start(pg)
-            loader.stop()
+            # The loaders' sessions first, so the broker queues the day for them.
+            for ld in loaders:
+                ld.start(pg)
+            for ld in loaders:
+                ld.stop()
             streams, msgs = day_of_fleet(args.stations, args.cards, seed=1)
             t_pub = time.monotonic()
             publish(broker, msgs, "bench-day")
             pub_s = time.monotonic() - t_pub
             t_start = time.monotonic()
-            loader.start(pg)
+            for ld in loaders:
+                ld.start(pg)
             # From the loader's first database session (it has started up and
             # connects to the broker next) to the last event committed.
             t0 = time.monotonic()
@@ -208,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             breaks = conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0]
             emit("central.ingest", rate, "events/s", copy_rate, rate / copy_rate,
                  stations=args.stations, events=len(msgs), cards=args.stations * args.cards,
+                 loaders=args.loaders,
                  publish_s=round(pub_s, 1), load_s=round(load_s, 1),
                  loader_startup_s=round(t0 - t_start, 2), chain_breaks=breaks,
                  target=">= 0.3", baseline_is="bare COPY of the same rows, same table")
@@ -234,8 +243,11 @@ def main(argv: list[str] | None = None) -> None:
                  / len(backlog), stations=args.returning, events=len(backlog),
                  baseline_is="the backlog at the central.ingest rate")
             conn.close()
+            if os.environ.get("BENCH_CENTRAL_LOG"):
+                print(loaders[0].log.read_text()[-3000:])
         finally:
-            loader.stop()
+            for ld in loaders:
+                ld.stop()
             broker.stop()
             pg.stop()
 

@@ -173,7 +173,9 @@ class NationalView:
 
 _STATIONS = """
 SELECT s.station_id, coalesce(s.office, '(unknown office)'), coalesce(s.region, '(unknown)'),
-       coalesce(s.online, false), s.last_seen, s.ledger_id,
+       coalesce(s.online, false),
+       greatest(s.last_seen, (SELECT max(o.last_at) FROM streams o
+                              WHERE o.station_id = s.station_id)), s.ledger_id,
        coalesce(st.missing, 0),
        (SELECT count(*) FROM streams o WHERE o.station_id = s.station_id),
        (SELECT count(*) FROM chain_breaks b WHERE b.station_id = s.station_id)

@@ -17,8 +17,9 @@ Tables (docs/CENTRAL.md):
   station had another ledger before (its state was rebuilt);
 * ``balances``: per stream, supply kind (``''`` for blanks) and account, the
   sum of the stream's entries, maintained in the same transaction as they are;
-* ``stations``: office, region, online, last seen, the retained status and
-  faults documents, the stream the station uses now;
+* ``stations``: office, region, online and last seen (from its status; its
+  streams' ``last_at`` is when its last event arrived), the retained status
+  and faults documents, the stream the station uses now;
 * ``chain_breaks``, ``refusals`` and ``intake``: what was reported and
   refused, counted, never the refused payload itself (it may hold anything).
 """
@@ -45,8 +46,7 @@ CREATE TABLE stations (
     status       jsonb,
     faults_at    timestamptz,
     faults       jsonb,
-    ledger_id    text,
-    last_event_at timestamptz
+    ledger_id    text
 );
 CREATE TABLE streams (
     ledger_id    text PRIMARY KEY,

@@ -136,6 +136,17 @@ def apply(conn: psycopg.Connection, batch: Sequence[Message]) -> Outcome:
     return out
 
 
+def _rows(cols: str, rows: Sequence[Sequence[Any]]) -> tuple[str, str]:
+    """A batch's rows as one query parameter: ``(sql, param)`` where ``sql`` is a
+    sub-select of the named, typed columns (``"l text, n bigint"``) over a JSON
+    array of arrays. One JSON text instead of one array per column: psycopg dumps
+    long Python lists element by element, ``json.dumps`` does it in C."""
+    parts = [c.split() for c in cols.split(",")]
+    select = ", ".join(f"(x->{i})::{t} AS {n}" if t == "jsonb" else f"(x->>{i})::{t} AS {n}"
+                       for i, (n, t) in enumerate(parts))
+    return f"(SELECT {select} FROM jsonb_array_elements(%s::jsonb) x)", json.dumps(rows)
+
+
 def _refuse(out: Outcome, station_id: str, reason: str) -> None:
     out.refused[(station_id, reason)] += 1
 
@@ -157,8 +168,9 @@ def _new_events(conn: psycopg.Connection, out: Outcome, streams: dict[str, _Stre
         (new if ev.seq > st.max_seq or _in_gap(st.gaps, ev.seq) else maybe).append(ev)
     if not maybe:
         return new
-    rows = conn.execute("SELECT event_id, digest FROM events WHERE event_id = ANY(%s)",
-                        ([e.event_id for e in maybe],)).fetchall()
+    ids, param = _rows("i text", [[e.event_id] for e in maybe])
+    rows = conn.execute(f"SELECT event_id, digest FROM events WHERE event_id IN "
+                        f"(SELECT i FROM {ids} w)", (param,)).fetchall()
     loaded: dict[str, str] = dict(rows)
     for ev in maybe:
         digest = loaded.get(ev.event_id)
@@ -186,18 +198,28 @@ def _lock_streams(conn: psycopg.Connection, out: Outcome,
     if not claimed:
         return {}
     ids = sorted(claimed)
+    rows_sql, param = _rows("l text, s text", [[i, claimed[i]] for i in ids])
     created = conn.execute(
         "INSERT INTO streams (ledger_id, station_id, flagged) "
-        "SELECT l, s, EXISTS (SELECT 1 FROM streams o WHERE o.station_id = s) "
-        "FROM unnest(%s::text[], %s::text[]) AS n(l, s) ORDER BY l "
-        "ON CONFLICT (ledger_id) DO NOTHING RETURNING ledger_id, station_id, flagged",
-        (ids, [claimed[i] for i in ids])).fetchall()
+        "SELECT n.l, n.s, EXISTS (SELECT 1 FROM streams o WHERE o.station_id = n.s) "
+        f"FROM {rows_sql} n WHERE NOT EXISTS (SELECT 1 FROM streams e WHERE e.ledger_id = n.l) "
+        "ORDER BY n.l ON CONFLICT (ledger_id) DO NOTHING RETURNING ledger_id, station_id, "
+        "flagged", (param,)).fetchall()
     fresh = {r[0] for r in created}
     out.new_streams.extend((r[1], r[0], bool(r[2])) for r in created)
+    if created:
+        # A stream seen for the first time is the one its station uses now.
+        current = {r[1]: r[0] for r in sorted(created)}
+        new_sql, new_param = _rows("s text, l text", sorted(current.items()))
+        conn.execute("INSERT INTO stations (station_id, ledger_id) "
+                     f"SELECT s, l FROM {new_sql} n ON CONFLICT (station_id) "
+                     "DO UPDATE SET ledger_id = EXCLUDED.ledger_id", (new_param,))
     rows = conn.execute(
-        "SELECT ledger_id, station_id, max_seq, gaps, head_seq, head_hash FROM streams "
-        "WHERE ledger_id = ANY(%s) ORDER BY ledger_id FOR UPDATE", (ids,)).fetchall()
-    streams = {r[0]: _Stream(r[0], r[1], r[2], [list(g) for g in r[3]], r[4], r[5],
+        "SELECT ledger_id, station_id, max_seq, CASE WHEN missing > 0 THEN gaps::text END, "
+        "head_seq, head_hash FROM streams "
+        f"WHERE ledger_id IN (SELECT l FROM {rows_sql} n) ORDER BY ledger_id FOR UPDATE",
+        (param,)).fetchall()
+    streams = {r[0]: _Stream(r[0], r[1], r[2], json.loads(r[3]) if r[3] else [], r[4], r[5],
                              r[0] in fresh) for r in rows}
     for ev in events:
         st = streams.get(ev.ledger_id)
@@ -214,22 +236,23 @@ def _check_chains(conn: psycopg.Connection, out: Outcome, streams: dict[str, _St
     needed: dict[str, set[int]] = defaultdict(set)
     for ev in mine:
         if ev.entry is not None:
-            needed[ev.ledger_id].update((ev.entry.seq - 1, ev.entry.seq, ev.entry.seq + 1))
+            st = streams[ev.ledger_id]
+            for s in (ev.entry.seq - 1, ev.entry.seq, ev.entry.seq + 1):
+                # Nothing above the stream's head is loaded; the head's hash is
+                # on the stream. Only entries arriving out of order need a look.
+                if s < st.head_seq or (s == st.head_seq and s != ev.entry.seq - 1):
+                    needed[ev.ledger_id].add(s)
+                elif s == st.head_seq and st.head_hash is not None:
+                    st.known.setdefault(s, (st.head_hash, ""))
     if needed:
-        # Each stream's numbers as runs (a batch's entries are mostly consecutive).
-        run_l: list[str] = []
-        run_lo: list[int] = []
-        run_hi: list[int] = []
-        for ledger_id, seqs in needed.items():
-            for lo, hi in _runs(sorted(seqs)):
-                run_l.append(ledger_id)
-                run_lo.append(lo)
-                run_hi.append(hi)
+        # Each stream's numbers as runs, looked up through the primary key.
+        runs = [[ledger_id, lo, hi] for ledger_id, seqs in needed.items()
+                for lo, hi in _runs(sorted(seqs))]
+        runs_sql, param = _rows("l text, lo bigint, hi bigint", runs)
         rows = conn.execute(
-            "SELECT e.ledger_id, e.entry_seq, e.hash, e.prev_hash FROM entries e "
-            "JOIN unnest(%s::text[], %s::bigint[], %s::bigint[]) AS w(l, lo, hi) "
-            "ON e.ledger_id = w.l AND e.entry_seq BETWEEN w.lo AND w.hi",
-            (run_l, run_lo, run_hi)).fetchall()
+            "SELECT e.ledger_id, e.entry_seq, e.hash, e.prev_hash "
+            f"FROM {runs_sql} w, LATERAL (SELECT * FROM entries x WHERE x.ledger_id = w.l "
+            "AND x.entry_seq BETWEEN w.lo AND w.hi) e", (param,)).fetchall()
         for ledger_id, seq, h, prev in rows:
             streams[ledger_id].known[seq] = (h, prev)
     accepted: list[Event] = []
@@ -339,42 +362,26 @@ def _write(conn: psycopg.Connection, streams: dict[str, _Stream], events: list[E
                     cp.write_row((ev.event_id, ev.station_id, ev.ts, ev.type, f["code"],
                                   f["source"], f["severity"]))
         if deltas:
-            keys = sorted(deltas)
+            sql, param = _rows("l text, i text, a text, n bigint",
+                               [[*k, deltas[k]] for k in sorted(deltas)])
             cur.execute(
                 "INSERT INTO balances (ledger_id, item, account, count) "
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) "
-                "ON CONFLICT (ledger_id, item, account) "
-                "DO UPDATE SET count = balances.count + EXCLUDED.count",
-                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-                 [deltas[k] for k in keys]))
+                f"SELECT * FROM {sql} u ON CONFLICT (ledger_id, item, account) "
+                "DO UPDATE SET count = balances.count + EXCLUDED.count", (param,))
         touched = sorted({ev.ledger_id for ev in events})
         sts = [streams[i] for i in touched]
         # One statement per table, whatever the number of streams in the batch.
+        sql, param = _rows("l text, n bigint, m bigint, g jsonb, miss bigint, hs bigint, "
+                           "hh text",
+                           [[i, st.events, st.max_seq, st.gaps,
+                             sum(hi - lo + 1 for lo, hi in st.gaps), st.head_seq, st.head_hash]
+                            for i, st in zip(touched, sts, strict=True)])
+        # One statement, whatever the number of streams in the batch. A stream's
+        # last_at is its station's last event (the stations row is not written).
         cur.execute(
-            "UPDATE streams s SET events = s.events + u.n, max_seq = u.m, gaps = u.g::jsonb, "
+            "UPDATE streams s SET events = s.events + u.n, max_seq = u.m, gaps = u.g, "
             "missing = u.miss, head_seq = u.hs, head_hash = u.hh, last_at = now() "
-            "FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[], "
-            "%s::bigint[], %s::text[]) AS u(l, n, m, g, miss, hs, hh) WHERE s.ledger_id = u.l",
-            (touched, [st.events for st in sts], [st.max_seq for st in sts],
-             [json.dumps(st.gaps) for st in sts],
-             [sum(hi - lo + 1 for lo, hi in st.gaps) for st in sts],
-             [st.head_seq for st in sts], [st.head_hash for st in sts]))
-        # The stream a station uses now: a stream seen for the first time takes over.
-        current: dict[str, tuple[str, bool]] = {}
-        for i in touched:
-            st = streams[i]
-            if st.station_id not in current or st.new:
-                current[st.station_id] = (i, st.new)
-        ids = sorted(current)
-        cur.execute(
-            "INSERT INTO stations AS s (station_id, ledger_id, last_event_at, last_seen) "
-            "SELECT u.s, u.l, now(), now() FROM unnest(%s::text[], %s::text[]) AS u(s, l) "
-            "ORDER BY u.s "
-            "ON CONFLICT (station_id) DO UPDATE SET "
-            "last_event_at = now(), last_seen = greatest(s.last_seen, now()), "
-            "ledger_id = CASE WHEN s.ledger_id IS NULL OR EXCLUDED.ledger_id = ANY(%s::text[]) "
-            "THEN EXCLUDED.ledger_id ELSE s.ledger_id END",
-            (ids, [current[i][0] for i in ids], [current[i][0] for i in ids if current[i][1]]))
+            f"FROM {sql} u WHERE s.ledger_id = u.l", (param,))
 
 
 def _write_statuses(conn: psycopg.Connection, statuses: dict[str, StatusUpdate],
@@ -410,22 +417,21 @@ def _write_reports(conn: psycopg.Connection, out: Outcome) -> None:
                 [(b.station_id, b.ledger_id, b.entry_seq, b.event_id, b.problem, b.expected,
                   b.got) for b in out.breaks])
         if out.refused:
-            keys = sorted(out.refused)
+            sql, param = _rows("s text, r text, n bigint",
+                               [[*k, out.refused[k]] for k in sorted(out.refused)])
             cur.execute(
                 "INSERT INTO refusals AS r (station_id, reason, count) "
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
-                "ON CONFLICT (station_id, reason) DO UPDATE SET "
-                "count = r.count + EXCLUDED.count, last_at = now()",
-                ([k[0] for k in keys], [k[1] for k in keys], [out.refused[k] for k in keys]))
+                f"SELECT * FROM {sql} u ON CONFLICT (station_id, reason) DO UPDATE SET "
+                "count = r.count + EXCLUDED.count, last_at = now()", (param,))
         counts = {"applied": out.applied, "duplicate": out.duplicates,
                   "refused": out.refused_count, "status": out.statuses}
         rows = sorted((k, v) for k, v in counts.items() if v)
         if rows:
+            sql, param = _rows("o text, n bigint", rows)
             cur.execute(
                 "INSERT INTO intake AS i (outcome, count) "
-                "SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT (outcome) "
-                "DO UPDATE SET count = i.count + EXCLUDED.count",
-                ([r[0] for r in rows], [r[1] for r in rows]))
+                f"SELECT * FROM {sql} u ON CONFLICT (outcome) "
+                "DO UPDATE SET count = i.count + EXCLUDED.count", (param,))
 
 
 def counts(conn: psycopg.Connection) -> dict[str, Any]:
