@@ -2,11 +2,11 @@
 
 Options (``--dir``, ``--entries``, ``--commits``) go to the ledger benchmarks;
 ``python -m bench.printer``, ``bench.reader``, ``bench.agent``, ``bench.uplink``,
-``bench.cli``, ``bench.spooler``, ``bench.console`` and ``bench.report`` run the others
-alone.
+``bench.cli``, ``bench.spooler``, ``bench.console``, ``bench.report`` and
+``bench.central`` run the others alone.
 """
 
-from bench import agent, cli, console, ledger, printer, reader, report, spooler, uplink
+from bench import agent, central, cli, console, ledger, printer, reader, report, spooler, uplink
 
 ledger.main()
 printer.main([])
@@ -17,3 +17,4 @@ cli.main([])
 spooler.main([])
 console.main([])
 report.main([])
+central.main([])

@@ -4,13 +4,14 @@
 
 _station_agent_subs() {
     case "$1" in
-        "") echo "run status faults blanks ledger jobs printer reader fleet report diag cups console notify supplies completion demo sim" ;;
+        "") echo "run status faults blanks ledger jobs printer reader fleet central report diag cups console notify supplies completion demo sim" ;;
         "faults") echo "clear" ;;
         "blanks") echo "receive dispose adjust write-off" ;;
         "ledger") echo "verify export backup" ;;
         "jobs") echo "void resolve" ;;
         "printer") echo "info counters status clear" ;;
         "reader") echo "scan" ;;
+        "central") echo "run report" ;;
         "cups") echo "install-backend wrap unwrap status" ;;
         "console") echo "user" ;;
         "console user") echo "add passwd remove list" ;;
@@ -47,6 +48,9 @@ _station_agent_opts() {
         "reader") echo "--help --state-dir --config" ;;
         "reader scan") echo "--help --url --reader --atr --select-sw --json --state-dir --config" ;;
         "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json --state-dir --config" ;;
+        "central") echo "--help --state-dir --config" ;;
+        "central run") echo "--help --broker --db --cafile --username --password-file --certfile --keyfile --prefix --group --name --no-share --batch --log-level --state-dir --config" ;;
+        "central report") echo "--help --db --format --json --region --office --allocate --lot --horizon --timezone --lang --output --state-dir --config" ;;
         "report") echo "--help --date --month --format --lang --output --cover-days --json --state-dir --config" ;;
         "diag") echo "--help --json --timeout --state-dir --config" ;;
         "cups") echo "--help --state-dir --config" ;;
@@ -103,6 +107,9 @@ _station_agent_valued() {
         "reader") echo "--state-dir --config" ;;
         "reader scan") echo "--url --reader --atr --select-sw --state-dir --config" ;;
         "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --state-dir --config" ;;
+        "central") echo "--state-dir --config" ;;
+        "central run") echo "--broker --db --cafile --username --password-file --certfile --keyfile --prefix --group --name --batch --log-level --state-dir --config" ;;
+        "central report") echo "--db --format --region --office --allocate --lot --horizon --timezone --lang --output -o --state-dir --config" ;;
         "report") echo "--date --month --format --lang --output --cover-days --state-dir --config" ;;
         "diag") echo "--timeout --state-dir --config" ;;
         "cups") echo "--state-dir --config" ;;
@@ -143,6 +150,9 @@ _station_agent_choices() {
         "printer counters|--family") echo "evolis magicard" ;;
         "printer status|--family") echo "evolis magicard" ;;
         "printer clear|--family") echo "evolis magicard" ;;
+        "central run|--log-level") echo "debug info warning error" ;;
+        "central report|--format") echo "text html csv json" ;;
+        "central report|--lang") echo "id en" ;;
         "report|--format") echo "text csv html" ;;
         "report|--lang") echo "en id" ;;
         "sim printer|--family") echo "evolis magicard" ;;

@@ -184,6 +184,25 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "station-agent fleet --broker mqtts://broker.example:8883 "
         "--cafile /etc/station-agent/ca.pem --watch",
     ),
+    "central": (
+        "station-agent central run --broker mqtt://127.0.0.1:1883 "
+        "--db postgresql://central@127.0.0.1/central",
+        "station-agent central report --db postgresql://central@db.example/central",
+    ),
+    "central run": (
+        "station-agent central run --broker mqtts://broker.example:8883 --username central "
+        "--password-file /etc/station-agent/central.password "
+        "--db postgresql://central@db.example/central --name loader-jkt-1",
+        "station-agent central run --broker mqtt://127.0.0.1:1883 --no-share "
+        "--db postgresql://central@127.0.0.1/central   # one loader on mosquitto",
+    ),
+    "central report": (
+        "station-agent central report --db postgresql://central@db.example/central",
+        "station-agent central report --db postgresql://central@db.example/central "
+        "--region \"Nusa Tenggara Timur\" --format html --output ntt.html",
+        "station-agent central report --db postgresql://central@db.example/central "
+        "--allocate 120000 --lot 500 --horizon 30 --json",
+    ),
     "report": (
         "station-agent report",
         "station-agent report --date 2026-11-23 --format html --lang id "
