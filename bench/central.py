@@ -80,18 +80,15 @@ class LoaderProcess:
         self.log = root / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, pg: Postgres) -> None:
+    def start(self) -> None:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=out)
-        # Started = its session exists (a row in pg_stat_activity from the loader).
-        import psycopg
-
-        with psycopg.connect(pg.url, autocommit=True) as c:
-            deadline = time.monotonic() + 30
-            while b"connected to the broker" not in self.log.read_bytes():
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the loader did not start: {self.log.read_text()}")
-                time.sleep(0.01)
+        # Started = connected to PostgreSQL (migrated) and to the broker.
+        deadline = time.monotonic() + 30
+        while b"connected to the broker" not in self.log.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the loader did not start: {self.log.read_text()}")
+            time.sleep(0.01)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -196,16 +193,16 @@ def main(argv: list[str] | None = None) -> None:
             conn = psycopg.connect(pg.url, autocommit=True)
             # The loaders' sessions first, so the broker queues the day for them.
             for ld in loaders:
-                ld.start(pg)
+                ld.start()
             for ld in loaders:
                 ld.stop()
-            streams, msgs = day_of_fleet(args.stations, args.cards, seed=1)
+            _streams, msgs = day_of_fleet(args.stations, args.cards, seed=1)
             t_pub = time.monotonic()
             publish(broker, msgs, "bench-day")
             pub_s = time.monotonic() - t_pub
             t_start = time.monotonic()
             for ld in loaders:
-                ld.start(pg)
+                ld.start()
             # From the loader's first database session (it has started up and
             # connects to the broker next) to the last event committed.
             t0 = time.monotonic()

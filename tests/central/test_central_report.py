@@ -106,7 +106,7 @@ def test_json_figures_equal_the_generated_fleet_and_are_sorted(
 
 
 def test_filters_by_region_and_office(fleet: tuple[Postgres, Generated]) -> None:
-    pg, gen = fleet
+    pg, _ = fleet
     doc = json.loads(report(pg, "--json", "--region", "Provinsi 1"))
     assert {o["office"] for o in doc["offices"]} == {"Disdukcapil 01", "Disdukcapil 04",
                                                      "Disdukcapil 07"}
@@ -137,7 +137,7 @@ def test_allocation_by_need(fleet: tuple[Postgres, Generated]) -> None:
 
 
 def test_csv_and_text(fleet: tuple[Postgres, Generated]) -> None:
-    pg, gen = fleet
+    pg, _ = fleet
     rows = list(csv.DictReader(io.StringIO(report(pg, "--format", "csv"))))
     assert rows[-1]["region"] == "TOTAL" and len(rows) == 10
     assert sum(int(r["stock"]) for r in rows[:-1]) == int(rows[-1]["stock"])
