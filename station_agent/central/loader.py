@@ -171,7 +171,7 @@ class Loader:
         Batches are applied and acknowledged strictly in the order received."""
         from concurrent.futures import Future, ThreadPoolExecutor
 
-        last_report = time.monotonic()
+        last_report, reported = time.monotonic(), dict(self.totals)
         pending: tuple[list[tuple[int, int, str, bytes]], Future[store.Outcome | None]] | None \
             = None
         with ThreadPoolExecutor(1, thread_name_prefix="central-db") as db:
@@ -185,8 +185,8 @@ class Loader:
                         pending = None
                     if batch:
                         pending = (batch, db.submit(self._load, messages, stop))
-                    if time.monotonic() - last_report >= 10:
-                        last_report = time.monotonic()
+                    if time.monotonic() - last_report >= 10 and self.totals != reported:
+                        last_report, reported = time.monotonic(), dict(self.totals)
                         self.log.info("loader totals", **self.totals,
                                       queued=self.inbox.qsize())
                 if pending is not None:
