@@ -49,8 +49,9 @@ DAY = datetime(2026, 11, 23, tzinfo=UTC)
 
 def _publisher(broker: Mosquitto, client_id: str) -> Any:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                     protocol=mqtt.MQTTv311)
     c.max_inflight_messages_set(500)
     c.max_queued_messages_set(0)
@@ -97,10 +98,41 @@ class LoaderProcess:
             self.proc = None
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (/proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(pg: Postgres) -> list[int]:
+    """The postmaster and its children (the backends, the writers)."""
+    root = pg.pid()
+    if root is None:
+        return []
+    pids = [root]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == root:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def count(conn: Any, table: str) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
 def wait_rows(conn: Any, n: int, timeout: float = 1800) -> float:
     """Seconds until ``events`` holds ``n`` rows (polled every 20 ms)."""
     t0 = time.monotonic()
-    while conn.execute("SELECT count(*) FROM events").fetchone()[0] < n:
+    while count(conn, "events") < n:
         if time.monotonic() - t0 > timeout:
             raise RuntimeError(f"not all {n} events loaded in {timeout:g} s")
         time.sleep(0.02)
@@ -116,7 +148,7 @@ def bare_copy(conn: Any) -> float:
     with conn.cursor().copy(f"COPY (SELECT {cols} FROM events) TO STDOUT") as cp:
         for chunk in cp:
             buf.write(chunk)
-    n = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    n = count(conn, "events")
     data = buf.getvalue()
     t0 = time.perf_counter()
     with conn.transaction(), conn.cursor().copy(f"COPY events_copy ({cols}) FROM STDIN") as cp:
@@ -206,16 +238,22 @@ def main(argv: list[str] | None = None) -> None:
             # From the loader's first database session (it has started up and
             # connects to the broker next) to the last event committed.
             t0 = time.monotonic()
+            loader_pids = [ld.proc.pid for ld in loaders if ld.proc is not None]
+            pg_pids = server_pids(pg)
+            cpu0 = cpu_seconds(loader_pids), cpu_seconds(pg_pids)
             wait_rows(conn, len(msgs))
             load_s = time.monotonic() - t0
+            cpu1 = cpu_seconds(loader_pids), cpu_seconds(pg_pids)
             rate = len(msgs) / load_s
             copy_rate = bare_copy(conn)
-            breaks = conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0]
+            breaks = count(conn, "chain_breaks")
             emit("central.ingest", rate, "events/s", copy_rate, rate / copy_rate,
                  stations=args.stations, events=len(msgs), cards=args.stations * args.cards,
                  loaders=args.loaders,
                  publish_s=round(pub_s, 1), load_s=round(load_s, 1),
                  loader_startup_s=round(t0 - t_start, 2), chain_breaks=breaks,
+                 loader_cpu_s=round(cpu1[0] - cpu0[0], 1),
+                 postgres_cpu_s=round(cpu1[1] - cpu0[1], 1), cores=os.cpu_count(),
                  target=">= 0.3", baseline_is="bare COPY of the same rows, same table")
 
             lags = sorted(lag(broker, conn, args.lag_seconds, 10.0))
@@ -231,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
             for d in range(3):
                 backlog += working_day(back, DAY + timedelta(days=d), args.cards,
                                        random.Random(d))
-            before = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            before = count(conn, "events")
             t0 = time.monotonic()
             threading.Thread(target=publish, args=(broker, backlog, "bench-backlog"),
                              daemon=True).start()
