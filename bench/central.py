@@ -157,6 +157,28 @@ def bare_copy(conn: Any) -> float:
     return float(n) / (time.perf_counter() - t0)
 
 
+def insert_methods(conn: Any, n: int = 20_000) -> tuple[float, float]:
+    """Rows/s of the same ``n`` event rows written by ``executemany`` (psycopg's
+    pipeline mode) and by ``COPY``, each in one transaction into a fresh copy of
+    the table: why the loader writes with COPY."""
+    cols = "event_id, ledger_id, station_id, seq, type, ts, digest, doc"
+    rows = conn.execute(f"SELECT {cols} FROM events LIMIT %s", (n,)).fetchall()
+    rates = []
+    for method in ("executemany", "copy"):
+        conn.execute("TRUNCATE events_copy")
+        t0 = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur:
+            if method == "executemany":
+                cur.executemany(f"INSERT INTO events_copy ({cols}) VALUES "
+                                "(%s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            else:
+                with cur.copy(f"COPY events_copy ({cols}) FROM STDIN") as cp:
+                    for row in rows:
+                        cp.write_row(row)
+        rates.append(len(rows) / (time.perf_counter() - t0))
+    return rates[0], rates[1]
+
+
 def day_of_fleet(n: int, cards: int, seed: int) -> tuple[list[StationStream],
                                                          list[tuple[str, bytes]]]:
     streams = [StationStream(f"st-{i:04d}", f"Office {i // 4}", f"Region {i % 38}")
@@ -255,6 +277,10 @@ def main(argv: list[str] | None = None) -> None:
                  loader_cpu_s=round(cpu1[0] - cpu0[0], 1),
                  postgres_cpu_s=round(cpu1[1] - cpu0[1], 1), cores=os.cpu_count(),
                  target=">= 0.3", baseline_is="bare COPY of the same rows, same table")
+
+            many, copy = insert_methods(conn)
+            emit("central.insert_method", many, "rows/s", copy, many / copy, rows=20_000,
+                 method="executemany (pipeline)", baseline_is="COPY with write_row, same rows")
 
             lags = sorted(lag(broker, conn, args.lag_seconds, 10.0))
             p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]

@@ -46,6 +46,7 @@ class Figures:
     issued_30d: int = 0
     spoiled_30d: int = 0
     spoiled_by_category: dict[str, int] = field(default_factory=dict)
+    spoiled_today_by_category: dict[str, int] = field(default_factory=dict)
     picked_30d: int = 0
     days: float = 0.0
     outages_today: int = 0
@@ -63,14 +64,19 @@ class Figures:
         for name in ("stock", "in_printer", "issued_today", "spoiled_today", "issued_30d",
                      "spoiled_30d", "picked_30d", "outages_today", "outages_30d"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for cat, n in other.spoiled_by_category.items():
-            self.spoiled_by_category[cat] = self.spoiled_by_category.get(cat, 0) + n
+        for mine, theirs in ((self.spoiled_by_category, other.spoiled_by_category),
+                             (self.spoiled_today_by_category,
+                              other.spoiled_today_by_category)):
+            for cat, n in theirs.items():
+                mine[cat] = mine.get(cat, 0) + n
 
     def as_dict(self, today: date) -> dict[str, Any]:
         left = self.days_left()
         return {"stock": self.stock, "in_printer": self.in_printer,
                 "issued_today": self.issued_today, "spoiled_today": self.spoiled_today,
                 "issued_30d": self.issued_30d, "spoiled_30d": self.spoiled_30d,
+                "spoiled_by_category_today": dict(sorted(
+                    self.spoiled_today_by_category.items())),
                 "spoiled_by_category_30d": dict(sorted(self.spoiled_by_category.items())),
                 "per_day": round(self.rate, 2),
                 "days_left": None if left is None else round(left, 1),
@@ -242,6 +248,8 @@ def national_view(conn: psycopg.Connection, *, region: str | None = None,
             f.spoiled_today += n if is_today else 0
             cat = category or "other"
             f.spoiled_by_category[cat] = f.spoiled_by_category.get(cat, 0) + n
+            if is_today:
+                f.spoiled_today_by_category[cat] = f.spoiled_today_by_category.get(cat, 0) + n
     for sid, first in conn.execute(_FIRST, params):
         start = max(first, since)
         stations[sid].figures.days = min(float(WINDOW_DAYS),

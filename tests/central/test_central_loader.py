@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from simulators.fleet_events import StationStream, working_day
 from station_agent.ledger.model import HELD_ACCOUNTS
 from tests.central.conftest import connect, db_counts, station, wait_until
+from tests.conftest import cli_env
 from tests.uplink.conftest import record_receives
 
 DAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -122,6 +123,40 @@ def test_real_stations_reach_the_database_exactly_once_and_balances_match(
                .get("duplicate", 0) >= len(replay), 60, "the replay to be seen")
     assert db_counts(conn) == before
     assert loader.running()
+
+
+def test_real_station_offline_three_days_drains_its_backlog_exactly_once(
+        daemons: Any, brokers: Any, postgres: Any, loaders: Any, tmp_path: Any) -> None:
+    broker = brokers()
+    loaders(broker.url, postgres.url, "l1", "--no-share")
+    broker.stop()   # the loader's durable session is kept while the broker is down
+    skew = tmp_path / "skew"
+    skew.write_text(str(-3 * 86_400))
+    d = station(daemons, "pulau-01", "Disdukcapil Kabupaten Rote Ndao",
+                "Nusa Tenggara Timur", broker.url)
+    d.start(env={**cli_env(), "STATION_AGENT_CLOCK_SKEW_FILE": str(skew)})
+    for day in (3, 2, 1):
+        # The station's clock three, two, one day(s) back: each day's work queued.
+        skew.write_text(str(-day * 86_400))
+        time.sleep(1.2)
+        record_receives(d.state / "agent.sock", 150, threads=2, prefix=f"D{day}-")
+    skew.write_text("0")
+    time.sleep(1.2)
+    assert not d.call("status")["uplink"]["connected"]
+    broker.start()
+    wait_until(lambda: drained(d), 120, "the station's backlog to drain")
+    last_seq = d.call("status")["uplink"]["last_seq"]
+    conn = connect(postgres)
+    wait_until(lambda: loaded(conn) == last_seq, 120, f"{last_seq} events")
+    row = conn.execute("SELECT count(DISTINCT seq), min(seq), max(seq), min(ts), max(ts) "
+                       "FROM events WHERE station_id = 'pulau-01'").fetchone()
+    assert row[:3] == (last_seq, 1, last_seq)
+    assert row[4] - row[3] > timedelta(days=2)
+    assert conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0] == 0
+    assert conn.execute("SELECT missing FROM streams").fetchone()[0] == 0
+    blanks = d.cli("blanks", "--json")
+    assert {k: blanks[k] for k in HELD_ACCOUNTS if blanks[k]} == {
+        k: v for k, v in station_blanks(conn, "pulau-01").items() if v}
 
 
 def _publish_day(broker: Any, n: int, cards: int, seed: int) -> tuple[list[StationStream],

@@ -97,6 +97,9 @@ def test_json_figures_equal_the_generated_fleet_and_are_sorted(
         assert row["stations"] == len(mine) and row["online"] == len(mine)
         assert row["issued_30d"] == gen.issued.get(office, 0)
         assert row["spoiled_30d"] == gen.spoiled.get(office, 0)
+        assert sum(row["spoiled_by_category_30d"].values()) == row["spoiled_30d"]
+        assert set(row["spoiled_by_category_30d"]) <= {"jam"}
+        assert sum(row["spoiled_by_category_today"].values()) == row["spoiled_today"]
         assert row["per_day"] == pytest.approx(gen.picked[office] / 30, abs=0.01)
         assert row["chain"] == "ok"
     lefts = [o["days_left"] for o in doc["offices"]]
