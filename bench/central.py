@@ -162,7 +162,9 @@ def insert_methods(conn: Any, n: int = 20_000) -> tuple[float, float]:
     pipeline mode) and by ``COPY``, each in one transaction into a fresh copy of
     the table: why the loader writes with COPY."""
     cols = "event_id, ledger_id, station_id, seq, type, ts, digest, doc"
-    rows = conn.execute(f"SELECT {cols} FROM events LIMIT %s", (n,)).fetchall()
+    # The document as text, as the loader has it.
+    rows = conn.execute(f"SELECT {cols.replace('doc', 'doc::text')} FROM events LIMIT %s",
+                        (n,)).fetchall()
     rates = []
     for method in ("executemany", "copy"):
         conn.execute("TRUNCATE events_copy")
@@ -240,7 +242,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-central-") as tmp:
         root = Path(tmp)
         broker = Mosquitto(root / "broker", persistence=False).start()
-        pg = Postgres(root / "pg").start()
+        try:
+            pg = Postgres(root / "pg").start()
+        except BaseException:
+            broker.stop()
+            raise
         loaders = [LoaderProcess(broker, pg, root, f"bench-loader-{i}")
                    for i in range(args.loaders)]
         try:
