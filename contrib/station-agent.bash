@@ -49,7 +49,7 @@ _station_agent_opts() {
         "reader scan") echo "--help --url --reader --atr --select-sw --json --state-dir --config" ;;
         "fleet") echo "--help --broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --watch --json --state-dir --config" ;;
         "central") echo "--help --state-dir --config" ;;
-        "central run") echo "--help --broker --db --cafile --username --password-file --certfile --keyfile --prefix --group --name --no-share --batch --log-level --state-dir --config" ;;
+        "central run") echo "--help --broker --cafile --username --password-file --certfile --keyfile --db --prefix --group --name --no-share --batch --log-level --state-dir --config" ;;
         "central report") echo "--help --db --format --json --region --office --allocate --lot --horizon --timezone --lang --output --state-dir --config" ;;
         "report") echo "--help --date --month --format --lang --output --cover-days --json --state-dir --config" ;;
         "diag") echo "--help --json --timeout --state-dir --config" ;;
@@ -108,7 +108,7 @@ _station_agent_valued() {
         "reader scan") echo "--url --reader --atr --select-sw --state-dir --config" ;;
         "fleet") echo "--broker --cafile --username --password-file --certfile --keyfile --prefix --session --wait --state-dir --config" ;;
         "central") echo "--state-dir --config" ;;
-        "central run") echo "--broker --db --cafile --username --password-file --certfile --keyfile --prefix --group --name --batch --log-level --state-dir --config" ;;
+        "central run") echo "--broker --cafile --username --password-file --certfile --keyfile --db --prefix --group --name --batch --log-level --state-dir --config" ;;
         "central report") echo "--db --format --region --office --allocate --lot --horizon --timezone --lang --output -o --state-dir --config" ;;
         "report") echo "--date --month --format --lang --output --cover-days --state-dir --config" ;;
         "diag") echo "--timeout --state-dir --config" ;;

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from station_agent.cli.broker_args import add_broker_arguments, broker_of
 from station_agent.cli.output import emit_json
 
 
@@ -26,16 +27,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     "a durable session) and load them into PostgreSQL, acknowledging each "
                     "message only after its batch is committed. Several loaders may run at "
                     "once with the same --group and different --name.")
-    r.add_argument("--broker", required=True, metavar="URL",
-                   help="mqtt://host[:port] or mqtts://host[:port]")
+    add_broker_arguments(r, "broker user name (e.g. central)")
     r.add_argument("--db", required=True, metavar="URL",
                    help="postgresql://[user@]host[:port]/database (password in ~/.pgpass)")
-    r.add_argument("--cafile", metavar="FILE", help="CA of the broker's certificate (mqtts)")
-    r.add_argument("--username", metavar="USER", help="broker user name (e.g. central)")
-    r.add_argument("--password-file", metavar="FILE",
-                   help="file holding the broker password (readable only by its owner)")
-    r.add_argument("--certfile", metavar="FILE", help="client certificate (PEM, mqtts)")
-    r.add_argument("--keyfile", metavar="FILE", help="private key of --certfile")
     r.add_argument("--prefix", default="stations", help="topic prefix (default: stations)")
     r.add_argument("--group", default="central",
                    help="shared subscription group of the loaders (default: central)")
@@ -86,13 +80,10 @@ def cmd_run(args: argparse.Namespace, _state: Path | None) -> int:
     from station_agent import logs
     from station_agent.central.loader import Loader, Settings
     from station_agent.errors import BadInput
-    from station_agent.uplink.broker import parse_broker
 
     if not 1 <= args.batch <= 100_000:
         raise BadInput("--batch: expected a number of messages from 1 to 100000")
-    broker = parse_broker(args.broker, cafile=args.cafile, username=args.username,
-                          password_file=args.password_file, certfile=args.certfile,
-                          keyfile=args.keyfile, what="--broker")
+    broker = broker_of(args)
     name = args.name or f"central-loader-{socket.gethostname()}"
     logs.configure(args.log_level)
     stop = threading.Event()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from station_agent import clock
+from station_agent.cli.broker_args import add_broker_arguments, broker_of
 from station_agent.cli.output import emit_json
 
 
@@ -27,16 +28,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     "online/offline and last seen, stock and days left, issued and spoiled "
                     "today, active faults, and gaps in its event numbers (events are "
                     "deduplicated by event id).")
-    p.add_argument("--broker", required=True, metavar="URL",
-                   help="mqtt://host[:port] or mqtts://host[:port]")
-    p.add_argument("--cafile", metavar="FILE", help="CA of the broker's certificate (mqtts)")
-    p.add_argument("--username", metavar="USER", help="broker user name")
-    p.add_argument("--password-file", metavar="FILE",
-                   help="file holding the password (must be readable only by its owner)")
-    p.add_argument("--certfile", metavar="FILE",
-                   help="client certificate (PEM) for brokers that require one (mqtts)")
-    p.add_argument("--keyfile", metavar="FILE",
-                   help="private key of --certfile (PEM, readable only by its owner)")
+    add_broker_arguments(p)
     p.add_argument("--prefix", default="stations", help="topic prefix (default: stations)")
     p.add_argument("--session", metavar="NAME",
                    help="durable session name: the broker keeps events for it while away")
@@ -53,13 +45,10 @@ def cmd_fleet(args: argparse.Namespace, _state: Path | None) -> int:
     from station_agent.errors import BadInput
     from station_agent.fleet.consumer import FleetConsumer
     from station_agent.fleet.view import FleetView
-    from station_agent.uplink.broker import parse_broker
 
     if args.wait < 0:
         raise BadInput("--wait: expected a number of seconds >= 0")
-    broker = parse_broker(args.broker, cafile=args.cafile, username=args.username,
-                          password_file=args.password_file, certfile=args.certfile,
-                          keyfile=args.keyfile, what="--broker")
+    broker = broker_of(args)
     consumer = FleetConsumer(broker, FleetView(args.prefix), session=args.session).start()
     try:
         if not args.watch:

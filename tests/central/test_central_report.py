@@ -7,10 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import random
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +20,7 @@ from simulators.postgres import Postgres
 from station_agent.central import intake, schema, store
 from tests.central.conftest import connect
 from tests.conftest import run_cli
+from tests.helpers.chromium import headless
 
 
 @dataclass
@@ -161,22 +159,13 @@ def test_html_is_one_page_rendered_by_chromium(fleet: tuple[Postgres, Generated]
     pg, _ = fleet
     page = report(pg, "--format", "html", "--allocate", "10000")
     assert "<script" not in page and "http://" not in page and "https://" not in page
-    chrome = shutil.which("chromium")
-    if chrome is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: ./scripts/dev test installs it")
-        pytest.skip("needs chromium")
     html = tmp_path / "national.html"
     html.write_text(page, encoding="utf-8")
-    common = [chrome, "--headless", "--no-sandbox", "--disable-gpu",
-              f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND"]
-    dom = subprocess.run([*common, "--dump-dom", html.as_uri()], capture_output=True, text=True,
-                         timeout=120)
+    dom = headless(html, tmp_path / "profile", "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     # The browser's own DOM: a header row, 9 offices, the total.
     table = dom.stdout.split('id="offices"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr") == 11
     pdf = tmp_path / "national.pdf"
-    res = subprocess.run([*common, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-                          html.as_uri()], capture_output=True, text=True, timeout=120)
+    res = headless(html, tmp_path / "profile", "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
     assert res.returncode == 0 and pdf.read_bytes().startswith(b"%PDF"), res.stderr[-2000:]

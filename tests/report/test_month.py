@@ -21,6 +21,7 @@ from station_agent.report.model import build_report
 from station_agent.report.month import build_month, month_bounds
 from station_agent.report.month_render import render_month
 from tests.conftest import run_cli
+from tests.helpers.chromium import headless
 
 TZ = "Asia/Makassar"
 KINDS = (SupplyConfig("ribbon-ymcko", rated_yield=200, part="ribbon"),
@@ -196,9 +197,6 @@ def test_month_formats_and_the_cli(tmp_path: Path, office_tz: None) -> None:
 
 def test_month_html_is_self_contained_and_prints_in_chromium(tmp_path: Path,
                                                             office_tz: None) -> None:
-    import shutil
-    import subprocess
-
     state = tmp_path / "state"
     _office_months(state, seed=5)
     conn = open_reader(state)
@@ -211,19 +209,10 @@ def test_month_html_is_self_contained_and_prints_in_chromium(tmp_path: Path,
     page = render_month(rep, "html", "id")
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert "Disdukcapil Kota Kupang" in page and "NIP" in page and "@page" in page
-    chrome = shutil.which("chromium")
-    if chrome is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: ./scripts/dev test installs it")
-        pytest.skip("needs chromium")
     html = tmp_path / "month.html"
     html.write_text(page, encoding="utf-8")
     pdf = tmp_path / "month.pdf"
-    res = subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu",
-                          f"--user-data-dir={tmp_path / 'profile'}",
-                          "--host-resolver-rules=MAP * ~NOTFOUND", "--no-pdf-header-footer",
-                          f"--print-to-pdf={pdf}", html.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    res = headless(html, tmp_path / "profile", "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
     assert res.returncode == 0 and pdf.is_file(), res.stderr[-2000:]
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and data.count(b"/Type /Page") >= 2  # an A4 page set
