@@ -11,7 +11,9 @@ An event is accepted only when it is exactly what a station sends
 payload's, ``event_id`` is ``<ledger_id>:<seq>``, a ledger entry is a
 well-formed transfer (:func:`station_agent.ledger.model.validate`, which
 also refuses a NIK in any free text) whose hash recomputes from its fields
-and equals ``chain_head``. Whether the entry links to its neighbours in the
+and equals ``chain_head``. A status, a fault list or a fault event with
+anything that looks like a NIK (16 digits) is refused: the central database
+keeps no personal data either. Whether the entry links to its neighbours in the
 chain is decided against the database (:mod:`station_agent.central.store`).
 """
 
@@ -32,6 +34,10 @@ from station_agent.ledger.model import ENTRY_COLUMNS, Entry, validate
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CODE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+#: A citizen's ID number (NIK): 16 digits on their own.
+_NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
+#: Fields that hold hashes (hex digits may run 16 long by chance).
+_HASH_KEYS = frozenset({"hash", "prev_hash", "chain_head", "head_hash"})
 #: The largest message considered at all (a station's entry is well under 2 KB).
 MAX_PAYLOAD = 64 * 1024
 #: Event numbers and entry numbers fit PostgreSQL's bigint.
@@ -136,6 +142,26 @@ def read(topic: str, payload: bytes, prefix: str = "stations") -> Message:
     return Refusal(station, "unknown topic (expected events, status or faults)")
 
 
+def carries_nik(value: object, depth: int = 0) -> bool:
+    """True when any text or number in ``value`` (outside hash fields) looks like
+    a NIK: such a document is refused, never stored or logged."""
+    if isinstance(value, str):
+        return _NIK.search(value) is not None
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 10**15 <= abs(value) < 10**16
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return any(carries_nik(k, depth + 1) or (k not in _HASH_KEYS
+                                                 and carries_nik(v, depth + 1))
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return any(carries_nik(v, depth + 1) for v in value)
+    return False
+
+
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
@@ -201,6 +227,8 @@ def _event(station: str, doc: dict[str, Any]) -> Message:
             return Refusal(station, "a ledger entry's chain head is not its hash", doc["event_id"])
         return Event(*common, type_, ts, digest, canonical, entry=entry)
     if type_ in FAULT_TYPES:
+        if carries_nik(body):
+            return Refusal(station, "personal data (a NIK) in a fault event", doc["event_id"])
         fault = _fault(body)
         if fault is None:
             return Refusal(station, "malformed fault event", doc["event_id"])
@@ -260,6 +288,8 @@ def _fault(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _status(station: str, doc: dict[str, Any]) -> Message:
+    if carries_nik(doc):
+        return Refusal(station, "personal data (a NIK) in a status message")
     ts = _when(doc.get("ts"))
     online = doc.get("online")
     if ts is None or not isinstance(online, bool):
@@ -273,6 +303,8 @@ def _status(station: str, doc: dict[str, Any]) -> Message:
 
 
 def _faults(station: str, doc: dict[str, Any]) -> Message:
+    if carries_nik(doc):
+        return Refusal(station, "personal data (a NIK) in a faults message")
     ts = _when(doc.get("ts"))
     if ts is None or not isinstance(doc.get("faults"), list):
         return Refusal(station, "faults message without a time or a list of faults")

@@ -184,6 +184,27 @@ def test_forged_station_id_and_foreign_ledger_are_refused_and_counted(db: Any) -
         "ledger id belongs to another station": 1}
 
 
+def test_personal_data_in_status_or_fault_messages_is_refused(db: Any) -> None:
+    s = StationStream("st-p", "Office", "NTT")
+    topic, payload = s.status(DAY)
+    doc = json.loads(payload)
+    doc["note"] = "pemohon 5301234567890123"
+    fault_topic, fault_payload = s.fault(DAY)
+    fdoc = json.loads(fault_payload)
+    fdoc["event"]["message"] = "kartu 5301234567890123 macet"
+    out = store.apply(db, read_all([(topic, json.dumps(doc).encode()),
+                                    (fault_topic, json.dumps(fdoc).encode()),
+                                    ("stations/st-p/faults",
+                                     json.dumps({"v": 1, "station_id": "st-p",
+                                                 "ts": "2026-11-23T00:00:00Z",
+                                                 "faults": [{"n": 5301234567890123}]}).encode())]))
+    assert out.refused_count == 3 and out.applied == 0
+    assert db_counts(db) == {k: 0 for k in db_counts(db)}
+    # Hash fields are hex: digits may run 16 long there without being a NIK.
+    assert not intake.carries_nik({"hash": "1234567890123456" + "a" * 48})
+    assert intake.carries_nik({"reason": "NIK 1234567890123456"})
+
+
 def test_a_rebuilt_station_starts_a_new_flagged_stream(db: Any) -> None:
     old = StationStream("st-r", "Office", "NTT")
     store.apply(db, read_all(old.receive(DAY, 30) + old.card(DAY)))
