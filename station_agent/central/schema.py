@@ -164,6 +164,23 @@ def current(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def require_current(conn: psycopg.Connection) -> None:
+    """Refuse (one line, what to do) a database that is not at :data:`VERSION`:
+    readers never migrate, the loader does."""
+    have = current(conn)
+    if have == VERSION:
+        return
+    if have == 0:
+        raise OperationFailed("this database holds no central ledger yet: point `station-agent "
+                              "central run` at it once (it creates the tables), or check --db")
+    if have > VERSION:
+        raise OperationFailed(f"the central database has schema {have}, newer than this "
+                              f"station-agent ({VERSION}): upgrade station-agent on this machine")
+    raise OperationFailed(f"the central database has schema {have}, older than this "
+                          f"station-agent ({VERSION}): run `station-agent central run` once to "
+                          "migrate it")
+
+
 def migrate(conn: psycopg.Connection) -> list[int]:
     """Apply every missing migration, all in one transaction; the versions applied.
 

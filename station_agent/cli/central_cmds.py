@@ -97,6 +97,7 @@ def cmd_run(args: argparse.Namespace, _state: Path | None) -> int:
 
 def cmd_report(args: argparse.Namespace, _state: Path | None) -> int:
     """``central report``."""
+    from station_agent.central import schema
     from station_agent.central.loader import connect_db
     from station_agent.central.national import national_view
     from station_agent.central.render import render
@@ -110,6 +111,7 @@ def cmd_report(args: argparse.Namespace, _state: Path | None) -> int:
         raise BadInput("--horizon: expected a number of days >= 1")
     fmt = "json" if args.json else args.format
     with connect_db(args.db) as conn:
+        schema.require_current(conn)
         view = national_view(conn, region=args.region, office=args.office,
                              allocate=args.allocate, lot=args.lot, horizon=args.horizon,
                              timezone=args.timezone)

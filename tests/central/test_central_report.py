@@ -152,6 +152,9 @@ def test_bad_input_is_one_line(postgres: Postgres) -> None:
     assert res.code == 2 and len(res.err.strip().splitlines()) == 1 and "postgresql://" in res.err
     res = run_cli("central", "report", "--db", postgres.url, "--allocate", "-5")
     assert res.code == 2 and "--allocate" in res.err
+    res = run_cli("central", "report", "--db", postgres.url)
+    assert res.code == 1 and len(res.err.strip().splitlines()) == 1
+    assert "no central ledger yet" in res.err and "central run" in res.err
 
 
 def test_html_is_one_page_rendered_by_chromium(fleet: tuple[Postgres, Generated],
