@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from station_agent.faults.codes import CRITICAL, ERROR, INFO, WARNING
 from station_agent.ledger.chain import entry_hash, genesis_hash, hashed_values
 from station_agent.ledger.errors import InvalidTransfer
 from station_agent.ledger.model import ENTRY_COLUMNS, Entry, validate
+from station_agent.ledger.outbox import FAULT_CLEARED, FAULT_RAISED, FAULT_UPDATED, LEDGER_ENTRY
 
 #: Station and ledger ids: what the config and the ledger allow.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -42,8 +44,8 @@ _HASH_KEYS = frozenset({"hash", "prev_hash", "chain_head", "head_hash"})
 MAX_PAYLOAD = 64 * 1024
 #: Event numbers and entry numbers fit PostgreSQL's bigint.
 _MAX_SEQ = 2**62
-FAULT_TYPES = ("fault_raised", "fault_updated", "fault_cleared")
-LEDGER_ENTRY = "ledger_entry"
+#: The outbox's event types (what a station sends).
+FAULT_TYPES = (FAULT_RAISED, FAULT_UPDATED, FAULT_CLEARED)
 _EVENT_KEYS = {"v", "event_id", "station_id", "ledger_id", "seq", "type", "ts", "chain_head",
                "event"}
 
@@ -282,7 +284,7 @@ def _fault(body: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not (isinstance(source, str) and 0 < len(source) <= 128):
         return None
-    if severity not in ("info", "warning", "error", "critical"):
+    if severity not in (INFO, WARNING, ERROR, CRITICAL):
         return None
     return {"code": code, "source": source, "severity": severity}
 

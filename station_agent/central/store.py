@@ -87,7 +87,6 @@ class _Stream:
     gaps: list[list[int]]
     head_seq: int
     head_hash: str | None
-    new: bool
     events: int = 0
     known: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -205,7 +204,6 @@ def _lock_streams(conn: psycopg.Connection, out: Outcome,
         f"FROM {rows_sql} n WHERE NOT EXISTS (SELECT 1 FROM streams e WHERE e.ledger_id = n.l) "
         "ORDER BY n.l ON CONFLICT (ledger_id) DO NOTHING RETURNING ledger_id, station_id, "
         "flagged", (param,)).fetchall()
-    fresh = {r[0] for r in created}
     out.new_streams.extend((r[1], r[0], bool(r[2])) for r in created)
     if created:
         # A stream seen for the first time is the one its station uses now.
@@ -219,8 +217,8 @@ def _lock_streams(conn: psycopg.Connection, out: Outcome,
         "head_seq, head_hash FROM streams "
         f"WHERE ledger_id IN (SELECT l FROM {rows_sql} n) ORDER BY ledger_id FOR UPDATE",
         (param,)).fetchall()
-    streams = {r[0]: _Stream(r[0], r[1], r[2], json.loads(r[3]) if r[3] else [], r[4], r[5],
-                             r[0] in fresh) for r in rows}
+    streams = {r[0]: _Stream(r[0], r[1], r[2], json.loads(r[3]) if r[3] else [], r[4], r[5])
+               for r in rows}
     for ev in events:
         st = streams.get(ev.ledger_id)
         if st is not None and st.station_id != ev.station_id:

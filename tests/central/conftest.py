@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from tests.agent.conftest import (
     daemons,  # noqa: F401  (the daemon fixture, shared)
 )
 from tests.conftest import REPO, cli_env
+from tests.helpers.waiting import wait_until
 from tests.uplink.conftest import brokers  # noqa: F401  (the broker fixture, shared)
 
 psycopg = pytest.importorskip("psycopg")
@@ -44,17 +44,6 @@ def postgres() -> Iterator[Postgres]:
 
 def connect(pg: Postgres) -> Any:
     return psycopg.connect(pg.url, autocommit=True)
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str,
-               every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
 
 
 class Loader:

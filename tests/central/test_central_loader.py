@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from simulators.fleet_events import StationStream, working_day
 from station_agent.ledger.model import HELD_ACCOUNTS
-from tests.central.conftest import connect, db_counts, station, wait_until
+from tests.central.conftest import connect, db_counts, station
 from tests.conftest import cli_env
+from tests.helpers.waiting import wait_until
 from tests.uplink.conftest import record_receives
 
 DAY = datetime(2026, 11, 23, tzinfo=UTC)

@@ -3,7 +3,6 @@ metrics`` and parsed: the values equal what the CLI says."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -11,15 +10,11 @@ import subprocess
 import pytest
 
 from tests.console.conftest import ConsoleDaemon
+from tests.helpers.tools import need_tool
 
 
 def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is missing: ./scripts/dev test installs Debian's prometheus")
-        pytest.skip("needs promtool (apt-get install prometheus)")
-    return found
+    return need_tool("promtool", "apt-get install prometheus")
 
 
 def _samples(text: str) -> dict[str, float]:

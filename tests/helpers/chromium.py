@@ -3,22 +3,15 @@ skipped (failed under CI, where ./scripts/dev test installs it), run offline."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.helpers.tools import need_tool
 
 
 def chromium() -> str:
     """The chromium executable; skips the test when missing (fails it under CI)."""
-    found = shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: ./scripts/dev test installs it")
-        pytest.skip("needs chromium")
-    return found
+    return need_tool("chromium", "apt-get install chromium")
 
 
 def headless(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:

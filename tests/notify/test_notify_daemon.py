@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from tests.helpers.waiting import wait_until
 from tests.notify.conftest import Peers
 
 STATION = ('timezone = "Asia/Makassar"\noffice = "Disdukcapil Kota Kupang"\n'
@@ -17,13 +18,7 @@ STATION = ('timezone = "Asia/Makassar"\noffice = "Disdukcapil Kota Kupang"\n'
 
 
 def _wait(cond: Any, timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+    return wait_until(cond, timeout, what)
 
 
 def _all_ids(p: Peers) -> dict[str, list[str]]:
