@@ -112,13 +112,17 @@ class Station:
         """Until ``jobs`` spooler jobs are settled in the job log (journal empty)."""
         deadline = time.monotonic() + timeout
         docs: list[dict[str, Any]] = []
+        journal = self.state / "spool-journal"
         while time.monotonic() < deadline:
+            # The journal first: its records go only after the ledger holds
+            # every card of their attempt, so the job list read after an empty
+            # journal is whole (read the other way round, a job could be caught
+            # between its first and its last card).
+            left = [n for n in os.listdir(journal) if n.endswith(".json")] \
+                if journal.exists() else []
             r = self.cli("jobs", "--json")
             if r.code == 0:
                 docs = [d for d in json.loads(r.out)["jobs"] if d["source"] == "spooler"]
-                journal = self.state / "spool-journal"
-                left = [n for n in os.listdir(journal) if n.endswith(".json")] \
-                    if journal.exists() else []
                 if len(docs) >= jobs and not left and all(d["state"] != "printing"
                                                           for d in docs):
                     return docs
