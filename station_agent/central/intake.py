@@ -75,7 +75,9 @@ class Event:
     seq: int
     type: str
     ts: datetime
+    #: SHA-256 of the payload as received (a redelivery has the same bytes).
     digest: str
+    #: The document as stored (JSONB): the payload's text.
     doc: str
     entry: Entry | None = None
     fault: dict[str, Any] | None = None
@@ -125,8 +127,11 @@ def read(topic: str, payload: bytes, prefix: str = "stations") -> Message:
     if len(payload) > MAX_PAYLOAD:
         return Refusal(station, f"payload larger than {MAX_PAYLOAD} bytes")
     try:
-        doc = json.loads(payload, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = payload.decode()
+        doc = json.loads(text, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        return Refusal(station, "payload is not UTF-8 text")
+    except (ValueError, RecursionError):
         return Refusal(station, "payload is not JSON")
     if not isinstance(doc, dict):
         return Refusal(station, "payload is not a JSON object")
@@ -134,7 +139,7 @@ def read(topic: str, payload: bytes, prefix: str = "stations") -> Message:
         return Refusal(station, "payload names another station than its topic")
     try:
         if leaf == "events":
-            return _event(station, doc)
+            return _event(station, doc, text, payload)
         if leaf == "status":
             return _status(station, doc)
         if leaf == "faults":
@@ -169,13 +174,33 @@ def _no_constant(name: str) -> float:
 
 
 def _canonical(doc: dict[str, Any]) -> str:
-    """The document as stored (JSONB): refuses what PostgreSQL cannot hold (NUL
-    characters, lone surrogates) with :class:`ValueError`."""
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The document in one canonical text (keys sorted): refuses what PostgreSQL
+    cannot hold (NUL characters, lone surrogates, infinite numbers) with
+    :class:`ValueError`."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
     if "\\u0000" in text:
         raise ValueError("a NUL character")
     text.encode()
     return text
+
+
+def _stored(text: str, doc: dict[str, Any]) -> str:
+    """What is stored of a message (as JSONB): its own text, which is UTF-8 and
+    valid JSON; with an escape sequence (which may name a NUL or a lone
+    surrogate, which PostgreSQL refuses) its canonical text instead."""
+    return _canonical(doc) if "\\u" in text else text
+
+
+def same_document(a: str, b: str) -> bool:
+    """Whether two JSON texts hold the same document (another serialisation of
+    one event is a redelivery, not a tampered copy)."""
+    if a == b:
+        return True
+    try:
+        return bool(_canonical(json.loads(a)) == _canonical(json.loads(b)))
+    except (ValueError, RecursionError):
+        return False
 
 
 def _when(value: object) -> datetime | None:
@@ -197,7 +222,7 @@ def _seq(value: object) -> int | None:
     return value
 
 
-def _event(station: str, doc: dict[str, Any]) -> Message:
+def _event(station: str, doc: dict[str, Any], text: str, payload: bytes) -> Message:
     if set(doc) != _EVENT_KEYS:
         return Refusal(station, "event does not have exactly the fields of an event message")
     ledger_id, seq, type_ = doc["ledger_id"], _seq(doc["seq"]), doc["type"]
@@ -214,8 +239,8 @@ def _event(station: str, doc: dict[str, Any]) -> Message:
     if not isinstance(body, dict) or not isinstance(doc["chain_head"], str) \
             or not _HEX64.match(doc["chain_head"]):
         return Refusal(station, "event without a body or a chain head", doc["event_id"])
-    canonical = _canonical(doc)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    stored = _stored(text, doc)
+    digest = hashlib.sha256(payload).hexdigest()
     common = (doc["event_id"], station, ledger_id, seq)
     if type_ == LEDGER_ENTRY:
         entry = _entry(body, ledger_id)
@@ -227,14 +252,14 @@ def _event(station: str, doc: dict[str, Any]) -> Message:
                            doc["event_id"], ledger_id, body["seq"], expected, got)
         if entry.hash != doc["chain_head"]:
             return Refusal(station, "a ledger entry's chain head is not its hash", doc["event_id"])
-        return Event(*common, type_, ts, digest, canonical, entry=entry)
+        return Event(*common, type_, ts, digest, stored, entry=entry)
     if type_ in FAULT_TYPES:
         if carries_nik(body):
             return Refusal(station, "personal data (a NIK) in a fault event", doc["event_id"])
         fault = _fault(body)
         if fault is None:
             return Refusal(station, "malformed fault event", doc["event_id"])
-        return Event(*common, type_, ts, digest, canonical, fault=fault)
+        return Event(*common, type_, ts, digest, stored, fault=fault)
     return Refusal(station, "event of an unknown type", doc["event_id"])
 
 

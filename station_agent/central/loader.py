@@ -18,20 +18,22 @@ events published after a mosquitto restart and before the loader is back are
 not queued for it. ``shared=False`` (``--no-share``) subscribes plainly: for
 a single loader on such a broker.
 
-paho's network thread only queues what arrives. The loader's own thread
+One thread does the work in turn, driving paho's network loop itself: it
 takes up to ``batch`` messages (waiting at most ``wait`` seconds after the
 first), checks each (:mod:`.intake`), applies them in one transaction
 (:mod:`.store`) and only after the commit acknowledges them to the broker
-(paho's manual acknowledgement, in the order received). A crash anywhere
-before the acknowledgement makes the broker deliver the messages again and
-the database ignores what it already has. When PostgreSQL is unreachable the
-batch is kept and retried with back-off; nothing is acknowledged meanwhile,
-so the broker holds everything else.
+(paho's manual acknowledgement, in the order received). The broker may send
+:func:`receive_maximum` messages ahead, so the next batches are on their way
+while one is applied. A crash anywhere before the acknowledgement makes the
+broker deliver the messages again and the database ignores what it already
+has. When PostgreSQL is unreachable the batch is kept and retried with
+back-off, the broker connection kept alive meanwhile; nothing is
+acknowledged, so the broker holds everything else. Several loaders (or
+``--workers``) use several cores.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -47,8 +49,15 @@ if TYPE_CHECKING:
 
 #: How long the broker keeps a loader's session (and queues its share) while it is away.
 SESSION_EXPIRY = 7 * 24 * 3600
-#: How many unacknowledged messages the broker may send a loader at once.
-RECEIVE_MAXIMUM = 2000
+#: How many unacknowledged messages the broker may send a loader at once, in
+#: batches: while one batch is applied the next ones arrive (with one batch's
+#: worth the broker would wait for every commit). MQTT caps it at 65,535.
+IN_FLIGHT_BATCHES = 4
+
+
+def receive_maximum(batch: int) -> int:
+    """The MQTT 5 Receive Maximum a loader announces for batches of ``batch``."""
+    return max(1, min(65_535, IN_FLIGHT_BATCHES * batch))
 
 
 @dataclass(frozen=True)
@@ -95,12 +104,13 @@ class Loader:
     def __init__(self, broker: Broker, settings: Settings) -> None:
         self.broker, self.settings = broker, settings
         self.log = logs.get("central", loader=settings.name)
-        self.inbox: queue.Queue[tuple[int, int, str, bytes]] = queue.Queue()
+        #: Received and not yet taken: (packet id, QoS, topic, payload).
+        self.inbox: list[tuple[int, int, str, bytes]] = []
+        self._reconnect_delay = 0.5
         self.totals: dict[str, int] = {"applied": 0, "duplicate": 0, "refused": 0,
                                        "status": 0, "breaks": 0, "batches": 0}
         self.db: psycopg.Connection | None = None
         self.client: Any = None
-        self._acks_lock = threading.Lock()
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -113,15 +123,18 @@ class Loader:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
-        self.client = make_client(self.broker, self.settings.name, v5=True, manual_ack=True)
+        from station_agent.uplink.buffered import BufferedClient
+
+        self.client = make_client(self.broker, self.settings.name, v5=True, manual_ack=True,
+                                  client_class=BufferedClient)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
-        connect_blocking(self.client, self.broker, timeout, clean_start=False,
-                         properties=props)
+        props.ReceiveMaximum = receive_maximum(self.settings.batch)
+        connect_blocking(self.client, self.broker, timeout, threaded=False,
+                         clean_start=False, properties=props)
         self.log.info("loader started", broker=self.broker.where, group=self.settings.group)
         return self
 
@@ -143,73 +156,78 @@ class Loader:
         self.log.warning("broker connection lost; reconnecting", reason=str(reason))
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        self.inbox.put((msg.mid, msg.qos, msg.topic, msg.payload))
+        self.inbox.append((msg.mid, msg.qos, msg.topic, msg.payload))
 
     # -- the loop ---------------------------------------------------------------------
 
-    def _take(self, stop: threading.Event) -> list[tuple[int, int, str, bytes]]:
+    def _pump(self, timeout: float, stop: threading.Event) -> None:
+        """Run paho's network loop once (read, write, keep-alive): received
+        messages go to :attr:`inbox`. A lost connection is made again with
+        back-off (paho's ``on_connect`` subscribes again)."""
+        from paho.mqtt.enums import MQTTErrorCode
+
+        rc = self.client.loop(timeout)
+        if rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
+            self._reconnect_delay = 0.5
+            return
+        if stop.wait(self._reconnect_delay):
+            return
+        self._reconnect_delay = min(self._reconnect_delay * 2, 10.0)
         try:
-            first = self.inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.settings.wait
-        while len(batch) < self.settings.batch:
-            left = deadline - time.monotonic()
-            try:
-                batch.append(self.inbox.get(timeout=left) if left > 0
-                             else self.inbox.get_nowait())
-            except queue.Empty:
+            self.client.reconnect()
+        except OSError as exc:
+            self.log.warning("broker not reachable; retrying", error=str(exc)[:200])
+
+    def _take(self, stop: threading.Event) -> list[tuple[int, int, str, bytes]]:
+        """Up to ``batch`` messages: what has arrived, waiting at most ``wait``
+        seconds after the first (nothing when none arrives within 0.2 s)."""
+        size, inbox = self.settings.batch, self.inbox
+        deadline: float | None = None
+        t0 = time.monotonic()
+        while len(inbox) < size and not stop.is_set():
+            now = time.monotonic()
+            if deadline is None and inbox:
+                deadline = now + self.settings.wait
+            left = (deadline if deadline is not None else t0 + 0.2) - now
+            if left <= 0:
                 break
+            self._pump(left, stop)
+        batch = inbox[:size]
+        del inbox[:size]
         return batch
 
     def run(self, stop: threading.Event) -> None:
         """Load until ``stop`` is set; then disconnect.
 
-        Two stages overlap: while one batch is applied in the database (a worker
-        thread, waiting on PostgreSQL most of the time) the next is checked here.
-        Batches are applied and acknowledged strictly in the order received."""
-        from concurrent.futures import Future, ThreadPoolExecutor
-
+        One thread does everything in turn: receive a batch, check it, apply it
+        in one transaction, acknowledge it. (Several loaders, or ``--workers``,
+        use several cores; threads in one process would contend for Python's
+        lock - measured in docs/PERFORMANCE.md.)"""
         last_report, reported = time.monotonic(), dict(self.totals)
-        pending: tuple[list[tuple[int, int, str, bytes]], Future[store.Outcome | None]] | None \
-            = None
-        with ThreadPoolExecutor(1, thread_name_prefix="central-db") as db:
-            try:
-                while not stop.is_set():
-                    batch = self._take(stop)
+        try:
+            while not stop.is_set():
+                batch = self._take(stop)
+                if batch:
                     messages = [intake.read(topic, payload, self.settings.prefix)
                                 for _, _, topic, payload in batch]
-                    if pending is not None and (batch or pending[1].done()):
-                        self._finish(*pending)
-                        pending = None
-                    if batch:
-                        pending = (batch, db.submit(self._load, messages, stop))
-                    if time.monotonic() - last_report >= 10 and self.totals != reported:
-                        last_report, reported = time.monotonic(), dict(self.totals)
-                        self.log.info("loader totals", **self.totals,
-                                      queued=self.inbox.qsize())
-                if pending is not None:
-                    self._finish(*pending)
-            finally:
-                stop.set()
-        self.close()
-
-    def _finish(self, batch: list[tuple[int, int, str, bytes]],
-                done: Any) -> None:
-        """Acknowledge a committed batch (in the order received); nothing when it
-        was abandoned at shutdown (the broker sends it again)."""
-        outcome = done.result()
-        if outcome is None:
-            return
-        for mid, qos, _, _ in batch:
-            if qos > 0:
-                self.client.ack(mid, qos)
-        self._note(outcome)
+                    outcome = self._load(messages, stop)
+                    if outcome is None:
+                        break   # stopped before it committed: the broker sends it again
+                    for mid, qos, _, _ in batch:
+                        if qos > 0:
+                            self.client.ack(mid, qos)
+                    self._note(outcome)
+                if time.monotonic() - last_report >= 10 and self.totals != reported:
+                    last_report, reported = time.monotonic(), dict(self.totals)
+                    self.log.info("loader totals", **self.totals, queued=len(self.inbox))
+        finally:
+            stop.set()
+            self.close()
 
     def _load(self, messages: list[intake.Message],
               stop: threading.Event) -> store.Outcome | None:
-        """Apply one batch, retrying with back-off until it commits (None: stopped)."""
+        """Apply one batch, retrying with back-off until it commits (None: stopped).
+        While it waits, the broker connection is kept alive (nothing is acknowledged)."""
         delay = 0.5
         while True:
             try:
@@ -219,7 +237,10 @@ class Loader:
                                error=str(exc).strip().splitlines()[0] if str(exc).strip()
                                else type(exc).__name__, messages=len(messages))
                 self._drop_db()
-                if stop.wait(delay):
+                until = time.monotonic() + delay
+                while not stop.is_set() and (left := until - time.monotonic()) > 0:
+                    self._pump(min(left, 1.0), stop)
+                if stop.is_set():
                     return None
                 delay = min(delay * 2, 10.0)
 
@@ -257,6 +278,6 @@ class Loader:
     def close(self) -> None:
         if self.client is not None:
             self.client.disconnect()
-            self.client.loop_stop()
+            self.client.loop(0.1)   # send the DISCONNECT
             self.client = None
         self._drop_db()

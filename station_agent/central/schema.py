@@ -14,9 +14,12 @@ Tables (docs/CENTRAL.md):
   ``entry_seq``); ``fault_events``: fault raises, updates and clears, typed;
 * ``streams``: one per station ledger (``ledger_id``), its event numbering
   (``max_seq``, open ``gaps``, the entry at its ``head``), ``flagged`` when the
-  station had another ledger before (its state was rebuilt);
-* ``balances``: per stream, supply kind (``''`` for blanks) and account, the
-  sum of the stream's entries, maintained in the same transaction as they are;
+  station had another ledger before (its state was rebuilt), and its
+  ``balances`` per supply kind (``''`` for blanks) and account: the sum of the
+  stream's entries, written in the same transaction as they are (one row
+  update per stream and batch, with the stream's numbering);
+* ``balances`` (a view): those balances as rows (``ledger_id``, ``item``,
+  ``account``, ``count``);
 * ``stations``: office, region, online and last seen (from its status; its
   streams' ``last_at`` is when its last event arrived), the retained status
   and faults documents, the stream the station uses now;
@@ -59,8 +62,13 @@ CREATE TABLE streams (
     gaps         jsonb NOT NULL DEFAULT '[]',
     missing      bigint NOT NULL DEFAULT 0,
     head_seq     bigint NOT NULL DEFAULT 0,
-    head_hash    text
-);
+    head_hash    text,
+    -- {item: {account: count}} ('' for blanks): the sum of the stream's
+    -- entries, written in the transaction that adds them (view balances).
+    balances     jsonb NOT NULL DEFAULT '{}'
+-- Every batch rewrites its streams' rows: room on each page keeps the new
+-- versions there (HOT updates: no index entries, pruned without VACUUM).
+) WITH (fillfactor = 30);
 CREATE INDEX streams_station ON streams (station_id);
 CREATE TABLE events (
     event_id     text PRIMARY KEY,
@@ -107,13 +115,6 @@ CREATE TABLE fault_events (
     severity     text
 );
 CREATE INDEX fault_events_station_ts ON fault_events (station_id, ts);
-CREATE TABLE balances (
-    ledger_id    text NOT NULL,
-    item         text NOT NULL,
-    account      text NOT NULL,
-    count        bigint NOT NULL,
-    PRIMARY KEY (ledger_id, item, account)
-);
 CREATE TABLE chain_breaks (
     id           bigserial PRIMARY KEY,
     detected_at  timestamptz NOT NULL DEFAULT now(),
@@ -138,7 +139,11 @@ CREATE TABLE intake (
     outcome      text PRIMARY KEY,
     count        bigint NOT NULL
 );
--- The balances a station has now (its current ledger), and per office.
+-- Each stream's balances as rows; a station's now (its current ledger), and per office.
+CREATE VIEW balances AS
+    SELECT s.ledger_id, i.key AS item, a.key AS account, a.value::bigint AS count
+    FROM streams s CROSS JOIN LATERAL jsonb_each(s.balances) i
+    CROSS JOIN LATERAL jsonb_each_text(i.value) a;
 CREATE VIEW station_balances AS
     SELECT s.station_id, s.office, s.region, b.item, b.account, b.count
     FROM stations s JOIN balances b ON b.ledger_id = s.ledger_id;

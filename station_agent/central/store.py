@@ -5,8 +5,9 @@ transaction it
 
 1. locks the streams (station ledgers) the batch touches, in a fixed order,
    so two loaders working on the same station take turns;
-2. drops events already loaded (same ``event_id`` and the same digest: a
-   redelivery) and refuses a different document under a loaded id (a
+2. drops events already loaded (same ``event_id`` and the same document: a
+   redelivery - the same bytes, or the same JSON document in another
+   serialisation) and refuses a different document under a loaded id (a
    tampered copy: reported, never applied);
 3. checks each ledger entry against its neighbours in the chain, already in
    the database or earlier in the batch, in any arrival order: an entry whose
@@ -16,8 +17,9 @@ transaction it
 4. tracks each stream's event numbers: a skipped range opens a gap, an event
    that arrives later closes it (``streams.gaps``, ``streams.missing``);
 5. writes the new events (raw JSONB), typed entries and fault events with
-   ``COPY``, and adds each entry's count to its stream's balances, so the
-   balances always equal the sum of the stream's entries;
+   ``COPY``, and adds each entry's count to its stream's balances (written
+   with the stream's numbering), so the balances always equal the sum of the
+   stream's entries;
 6. keeps each station's newest status and faults, and counts refusals.
 
 The caller acknowledges the batch's messages to the broker only after this
@@ -33,7 +35,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from station_agent.central.intake import Event, FaultsUpdate, Message, Refusal, StatusUpdate
+from station_agent.central.intake import (
+    Event,
+    FaultsUpdate,
+    Message,
+    Refusal,
+    StatusUpdate,
+    same_document,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -87,6 +96,8 @@ class _Stream:
     gaps: list[list[int]]
     head_seq: int
     head_hash: str | None
+    #: {item: {account: count}}, as locked, then with the batch's entries added.
+    balances: dict[str, dict[str, int]]
     events: int = 0
     known: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -108,7 +119,7 @@ def apply(conn: psycopg.Connection, batch: Sequence[Message]) -> Outcome:
             seen = events.get(msg.event_id)
             if seen is None:
                 events[msg.event_id] = msg
-            elif seen.digest == msg.digest:
+            elif seen.digest == msg.digest or same_document(seen.doc, msg.doc):
                 out.duplicates += 1
             else:
                 _refuse(out, msg.station_id, "another document under an event id already "
@@ -167,15 +178,18 @@ def _new_events(conn: psycopg.Connection, out: Outcome, streams: dict[str, _Stre
         (new if ev.seq > st.max_seq or _in_gap(st.gaps, ev.seq) else maybe).append(ev)
     if not maybe:
         return new
-    ids, param = _rows("i text", [[e.event_id] for e in maybe])
-    rows = conn.execute(f"SELECT event_id, digest FROM events WHERE event_id IN "
-                        f"(SELECT i FROM {ids} w)", (param,)).fetchall()
-    loaded: dict[str, str] = dict(rows)
+    # The stored document is fetched only when the digests differ (rare: another
+    # serialisation of the same event, or a tampered copy).
+    ids, param = _rows("i text, d text", [[e.event_id, e.digest] for e in maybe])
+    rows = conn.execute("SELECT e.event_id, CASE WHEN e.digest <> w.d THEN e.doc::text END "
+                        f"FROM events e JOIN {ids} w ON e.event_id = w.i", (param,)).fetchall()
+    loaded: dict[str, str | None] = dict(rows)
     for ev in maybe:
-        digest = loaded.get(ev.event_id)
-        if digest is None:
+        if ev.event_id not in loaded:
             new.append(ev)
-        elif digest == ev.digest:
+            continue
+        stored = loaded[ev.event_id]
+        if stored is None or same_document(stored, ev.doc):
             out.duplicates += 1
         else:
             _refuse(out, ev.station_id, "another document under an event id already received "
@@ -214,11 +228,11 @@ def _lock_streams(conn: psycopg.Connection, out: Outcome,
                      "DO UPDATE SET ledger_id = EXCLUDED.ledger_id", (new_param,))
     rows = conn.execute(
         "SELECT ledger_id, station_id, max_seq, CASE WHEN missing > 0 THEN gaps::text END, "
-        "head_seq, head_hash FROM streams "
+        "head_seq, head_hash, balances::text FROM streams "
         f"WHERE ledger_id IN (SELECT l FROM {rows_sql} n) ORDER BY ledger_id FOR UPDATE",
         (param,)).fetchall()
-    streams = {r[0]: _Stream(r[0], r[1], r[2], json.loads(r[3]) if r[3] else [], r[4], r[5])
-               for r in rows}
+    streams = {r[0]: _Stream(r[0], r[1], r[2], json.loads(r[3]) if r[3] else [], r[4], r[5],
+                             json.loads(r[6])) for r in rows}
     for ev in events:
         st = streams.get(ev.ledger_id)
         if st is not None and st.station_id != ev.station_id:
@@ -333,7 +347,6 @@ def _close(gaps: list[list[int]], s: int) -> list[list[int]]:
 def _write(conn: psycopg.Connection, streams: dict[str, _Stream], events: list[Event]) -> None:
     if not events:
         return
-    deltas: Counter[tuple[str, str, str]] = Counter()
     with conn.cursor() as cur:
         with cur.copy(f"COPY events ({', '.join(_EVENT_COLS)}) FROM STDIN") as cp:
             for ev in events:
@@ -349,8 +362,9 @@ def _write(conn: psycopg.Connection, streams: dict[str, _Stream], events: list[E
                                   e.src, e.dst, e.count, e.item, e.category, e.device, e.job_id,
                                   e.batch_id, e.reason, e.reference, e.actor, e.prev_hash,
                                   e.hash))
-                    deltas[(ev.ledger_id, e.item or "", e.src)] -= e.count
-                    deltas[(ev.ledger_id, e.item or "", e.dst)] += e.count
+                    held = streams[ev.ledger_id].balances.setdefault(e.item or "", {})
+                    held[e.src] = held.get(e.src, 0) - e.count
+                    held[e.dst] = held.get(e.dst, 0) + e.count
         faults = [ev for ev in events if ev.fault is not None]
         if faults:
             with cur.copy(f"COPY fault_events ({', '.join(_FAULT_COLS)}) FROM STDIN") as cp:
@@ -359,27 +373,23 @@ def _write(conn: psycopg.Connection, streams: dict[str, _Stream], events: list[E
                     assert f is not None
                     cp.write_row((ev.event_id, ev.station_id, ev.ts, ev.type, f["code"],
                                   f["source"], f["severity"]))
-        if deltas:
-            sql, param = _rows("l text, i text, a text, n bigint",
-                               [[*k, deltas[k]] for k in sorted(deltas)])
-            cur.execute(
-                "INSERT INTO balances (ledger_id, item, account, count) "
-                f"SELECT * FROM {sql} u ON CONFLICT (ledger_id, item, account) "
-                "DO UPDATE SET count = balances.count + EXCLUDED.count", (param,))
         touched = sorted({ev.ledger_id for ev in events})
         sts = [streams[i] for i in touched]
         # One statement per table, whatever the number of streams in the batch.
         sql, param = _rows("l text, n bigint, m bigint, g jsonb, miss bigint, hs bigint, "
-                           "hh text",
+                           "hh text, b jsonb",
                            [[i, st.events, st.max_seq, st.gaps,
-                             sum(hi - lo + 1 for lo, hi in st.gaps), st.head_seq, st.head_hash]
+                             sum(hi - lo + 1 for lo, hi in st.gaps), st.head_seq, st.head_hash,
+                             st.balances]
                             for i, st in zip(touched, sts, strict=True)])
-        # One statement, whatever the number of streams in the batch. A stream's
-        # last_at is its station's last event (the stations row is not written).
+        # One statement, whatever the number of streams in the batch: the
+        # numbering and the balances (the streams are locked, so the new totals
+        # are written as they are). A stream's last_at is its station's last
+        # event (the stations row is not written).
         cur.execute(
             "UPDATE streams s SET events = s.events + u.n, max_seq = u.m, gaps = u.g, "
-            "missing = u.miss, head_seq = u.hs, head_hash = u.hh, last_at = now() "
-            f"FROM {sql} u WHERE s.ledger_id = u.l", (param,))
+            "missing = u.miss, head_seq = u.hs, head_hash = u.hh, balances = u.b, "
+            f"last_at = now() FROM {sql} u WHERE s.ledger_id = u.l", (param,))
 
 
 def _write_statuses(conn: psycopg.Connection, statuses: dict[str, StatusUpdate],

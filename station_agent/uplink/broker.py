@@ -180,11 +180,14 @@ def read_secret(path: Path, what: str) -> str:
 def make_client(broker: Broker, client_id: str, *, clean_session: bool = True,
                 will: tuple[str, bytes] | None = None,
                 max_inflight: int = 20, connect_timeout: float = 5.0,
-                v5: bool = False, manual_ack: bool = False) -> mqtt.Client:
+                v5: bool = False, manual_ack: bool = False,
+                client_class: type[mqtt.Client] | None = None) -> mqtt.Client:
     """A paho-mqtt 2.x client (MQTT 3.1.1, or 5 with ``v5``) set up for ``broker``;
     not yet connected. With MQTT 5 the session is chosen at connect time
     (``clean_start`` and a session expiry), so ``clean_session`` is not used.
     ``manual_ack``: received QoS 1 messages are acknowledged by ``client.ack``.
+    ``client_class``: a subclass of paho's client to make (e.g.
+    :class:`~station_agent.uplink.buffered.BufferedClient`).
 
     ``will`` is ``(topic, payload)`` of a retained QoS 1 Last Will. paho's
     own queue lives in memory only and is unbounded: callers keep unsent
@@ -195,13 +198,14 @@ def make_client(broker: Broker, client_id: str, *, clean_session: bool = True,
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    make = client_class or mqtt.Client
     if v5:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+        client = make(CallbackAPIVersion.VERSION2, client_id=client_id,
+                      protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     else:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             clean_session=clean_session, protocol=mqtt.MQTTv311,
-                             manual_ack=manual_ack)
+        client = make(CallbackAPIVersion.VERSION2, client_id=client_id,
+                      clean_session=clean_session, protocol=mqtt.MQTTv311,
+                      manual_ack=manual_ack)
     client.connect_timeout = connect_timeout
     client.max_inflight_messages_set(max_inflight)
     if broker.tls:
@@ -319,13 +323,14 @@ def explain_refusal(broker: Broker, reason: str) -> str:
     return f"broker {broker.where} refused the session ({reason})"
 
 
-def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float,
-                     **connect: Any) -> float:
+def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float, *,
+                     threaded: bool = True, **connect: Any) -> float:
     """Connect ``client`` and start paho's network thread; return the milliseconds
     until the broker accepted the session. A failure (no connection, no CONNACK
     within ``timeout``, a refusal) stops the thread and raises
     :class:`OperationFailed` with one line from :func:`explain`. ``connect``
     goes to paho's ``connect`` (MQTT 5: ``clean_start``, ``properties``).
+    ``threaded=False``: no network thread; the caller drives paho's ``loop``.
 
     The client's own ``on_connect`` (if any) is called for an accepted session,
     now and on paho's later reconnects."""
@@ -354,8 +359,17 @@ def connect_blocking(client: mqtt.Client, broker: Broker, timeout: float,
         client.connect(broker.host, broker.port, keepalive=30, **connect)
     except Exception as exc:
         raise OperationFailed(explain(broker, exc)) from None
-    client.loop_start()
-    if accepted.wait(timeout) and not refusal:
+    if threaded:
+        client.loop_start()
+        accepted.wait(timeout)
+    else:
+        from paho.mqtt.enums import MQTTErrorCode
+
+        while not accepted.is_set() and time.monotonic() - t0 < timeout:
+            if client.loop(0.05) not in (MQTTErrorCode.MQTT_ERR_SUCCESS,
+                                         MQTTErrorCode.MQTT_ERR_AGAIN):
+                break
+    if accepted.is_set() and not refusal:
         client.on_log = None
         return (time.monotonic() - t0) * 1000
     client.disconnect()
