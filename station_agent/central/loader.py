@@ -129,6 +129,7 @@ class Loader:
                                   client_class=BufferedClient)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_received = self._on_received
         self.client.on_disconnect = self._on_disconnect
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY
@@ -156,7 +157,18 @@ class Loader:
         self.log.warning("broker connection lost; reconnecting", reason=str(reason))
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        self.inbox.append((msg.mid, msg.qos, msg.topic, msg.payload))
+        """What paho decodes itself (a message with MQTT 5 properties)."""
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:   # refused by intake
+            topic = "?"
+        self.inbox.append((msg.mid, msg.qos, topic, msg.payload))
+
+    def _on_received(self, mid: int, qos: int, topic: bytes, payload: bytes,
+                     retain: bool) -> None:
+        """What the buffered client decodes itself (most messages)."""
+        # A topic that is not UTF-8 (a broker should refuse it) is refused by intake.
+        self.inbox.append((mid, qos, topic.decode(errors="replace"), payload))
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -213,9 +225,7 @@ class Loader:
                     outcome = self._load(messages, stop)
                     if outcome is None:
                         break   # stopped before it committed: the broker sends it again
-                    for mid, qos, _, _ in batch:
-                        if qos > 0:
-                            self.client.ack(mid, qos)
+                    self.client.ack_many((mid, qos) for mid, qos, _, _ in batch)
                     self._note(outcome)
                 if time.monotonic() - last_report >= 10 and self.totals != reported:
                     last_report, reported = time.monotonic(), dict(self.totals)

@@ -226,13 +226,15 @@ def _lock_streams(conn: psycopg.Connection, out: Outcome,
         conn.execute("INSERT INTO stations (station_id, ledger_id) "
                      f"SELECT s, l FROM {new_sql} n ON CONFLICT (station_id) "
                      "DO UPDATE SET ledger_id = EXCLUDED.ledger_id", (new_param,))
-    rows = conn.execute(
-        "SELECT ledger_id, station_id, max_seq, CASE WHEN missing > 0 THEN gaps::text END, "
-        "head_seq, head_hash, balances::text FROM streams "
-        f"WHERE ledger_id IN (SELECT l FROM {rows_sql} n) ORDER BY ledger_id FOR UPDATE",
-        (param,)).fetchall()
-    streams = {r[0]: _Stream(r[0], r[1], r[2], json.loads(r[3]) if r[3] else [], r[4], r[5],
-                             json.loads(r[6])) for r in rows}
+    # Locked in ledger id order; read back as one JSON text (one parse for the
+    # batch instead of one per stream and column).
+    row = conn.execute(
+        "WITH locked AS (SELECT ledger_id, station_id, max_seq, gaps, head_seq, head_hash, "
+        f"balances FROM streams WHERE ledger_id IN (SELECT l FROM {rows_sql} n) "
+        "ORDER BY ledger_id FOR UPDATE) "
+        "SELECT json_agg(json_build_array(ledger_id, station_id, max_seq, gaps, head_seq, "
+        "head_hash, balances))::text FROM locked", (param,)).fetchone()
+    streams = {r[0]: _Stream(*r) for r in json.loads(row[0] if row and row[0] else "[]")}
     for ev in events:
         st = streams.get(ev.ledger_id)
         if st is not None and st.station_id != ev.station_id:

@@ -14,13 +14,16 @@ on reading while the block holds data (otherwise a packet already in the
 block would wait for the next byte from the network).
 
 A PUBLISH without properties (what stations send) is decoded directly into
-paho's :class:`~paho.mqtt.client.MQTTMessage` (its ``properties`` is None);
+paho's :class:`~paho.mqtt.client.MQTTMessage` (its ``properties`` is None),
+or handed as bytes to :attr:`BufferedClient.on_received` when that is set;
 one with properties (a topic alias, user properties, ...) or of QoS 2 goes
-through paho's own decoder. Everything else - the protocol, the session, the
+through paho's own decoder. :meth:`BufferedClient.ack_many` sends the
+acknowledgements of a committed batch in one write instead of one each.
+Everything else - the protocol, the session, the
 acknowledgements, TLS, reconnection - is paho's.
 
 It overrides paho's private ``_sock_recv``, ``_sock_close`` and
-``_handle_publish``; the tests
+``_handle_publish`` and uses its ``_packet_queue``; the tests
 (``tests/uplink/test_buffered_client.py``) run it against a real mosquitto, so
 a paho release that changes them fails there first (paho is pinned < 3).
 """
@@ -28,13 +31,19 @@ a paho release that changes them fails there first (paho is pinned < 3).
 from __future__ import annotations
 
 import ssl
+import struct
 import time
+from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 #: Bytes asked of the socket at once.
 READ_SIZE = 256 * 1024
+#: PUBACK: fixed header, remaining length 2, packet id (reason "success",
+#: which MQTT 5 lets a PUBACK leave out).
+_PUBACK = struct.Struct("!BBH")
+_PUBACK_TYPE = 0x40
 
 
 class BufferedClient(mqtt.Client):
@@ -42,6 +51,11 @@ class BufferedClient(mqtt.Client):
 
     _block: bytes = b""
     _at: int = 0
+    #: Called as ``on_received(mid, qos, topic, payload, retain)`` (topic and
+    #: payload as bytes) for what the lean path decodes, instead of paho's
+    #: message object and ``on_message`` dispatch; ``on_message`` still gets
+    #: what paho decodes. None: everything goes to ``on_message``.
+    on_received: Callable[[int, int, bytes, bytes, bool], None] | None = None
 
     def _sock_recv(self, bufsize: int) -> bytes:
         block, at = self._block, self._at
@@ -94,13 +108,37 @@ class BufferedClient(mqtt.Client):
             at += 2
         if not topic or at >= len(packet) or packet[at] != 0:
             return super()._handle_publish()
+        payload = bytes(memoryview(packet)[at + 1:])
+        if self.on_received is not None:
+            self.on_received(mid, qos, topic, payload, bool(header & 0x01))
+            return MQTTErrorCode.MQTT_ERR_SUCCESS if qos == 0 or self._manual_ack \
+                else self._send_puback(mid)
         message = mqtt.MQTTMessage(mid=mid, topic=topic)
         message.dup = bool(header & 0x08)
         message.qos = qos
         message.retain = bool(header & 0x01)
-        message.payload = packet[at + 1:]
+        message.payload = payload
         message.timestamp = time.monotonic()
         self._handle_on_message(message)
         if qos == 1 and not self._manual_ack:
             return self._send_puback(mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def ack_many(self, acks: Iterable[tuple[int, int]]) -> MQTTErrorCode:
+        """Acknowledge received messages, given as ``(mid, qos)`` in the order
+        received (manual acknowledgement): the QoS 1 PUBACKs are queued as one
+        block, written at once; a QoS 2 message goes through paho's ``ack``."""
+        if not self._manual_ack:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        block = bytearray()
+        for mid, qos in acks:
+            if qos == 1:
+                block += _PUBACK.pack(_PUBACK_TYPE, 2, mid)
+            elif qos == 2:
+                if block:
+                    self._packet_queue(_PUBACK_TYPE, bytes(block), 0, 0)
+                    block = bytearray()
+                self.ack(mid, qos)
+        if block:
+            return self._packet_queue(_PUBACK_TYPE, bytes(block), 0, 0)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
