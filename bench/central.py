@@ -288,10 +288,6 @@ def main(argv: list[str] | None = None) -> None:
             # loaded while the others started is not counted.
             t0 = time.monotonic()
             early = applied(conn)
-            if os.environ.get("SPY"):
-                subprocess.Popen(["py-spy", "record", "-r", "250", "-d", "6", "-f", "raw", "-o",
-                                  os.environ["SPY"], "--pid", str(loaders[0].proc.pid)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             loader_pids = [ld.proc.pid for ld in loaders if ld.proc is not None]
             pg_pids = server_pids(pg)
             cpu0 = cpu_seconds(loader_pids), cpu_seconds(pg_pids), machine_busy()

@@ -24,7 +24,10 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
+
+import orjson
 
 from station_agent.faults.codes import CRITICAL, ERROR, INFO, WARNING
 from station_agent.ledger.chain import entry_hash, genesis_hash, hashed_values
@@ -47,6 +50,8 @@ _MAX_SEQ = 2**62
 #: The outbox's event types (what a station sends).
 FAULT_TYPES = (FAULT_RAISED, FAULT_UPDATED, FAULT_CLEARED)
 _ENTRY_KEYS = frozenset(ENTRY_COLUMNS)
+#: The fields every entry's hash covers, in order.
+_HASHED = attrgetter(*ENTRY_COLUMNS[:14])
 _EVENT_KEYS = {"v", "event_id", "station_id", "ledger_id", "seq", "type", "ts", "chain_head",
                "event"}
 
@@ -129,10 +134,14 @@ def read(topic: str, payload: bytes, prefix: str = "stations") -> Message:
         return Refusal(station, f"payload larger than {MAX_PAYLOAD} bytes")
     try:
         text = payload.decode()
-        doc = _DECODER.decode(text)
     except UnicodeDecodeError:
         return Refusal(station, "payload is not UTF-8 text")
-    except (ValueError, RecursionError):
+    try:
+        # RFC 8259 JSON: no NaN or Infinity, no lone surrogates, numbers a
+        # double holds (a larger integer becomes a float, refused where a
+        # whole number is expected).
+        doc = orjson.loads(payload)
+    except (orjson.JSONDecodeError, RecursionError):
         return Refusal(station, "payload is not JSON")
     if not isinstance(doc, dict):
         return Refusal(station, "payload is not a JSON object")
@@ -169,13 +178,6 @@ def carries_nik(value: object, depth: int = 0) -> bool:
         return any(carries_nik(v, depth + 1) for v in value)
     return False
 
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-#: JSON as RFC 8259 has it: NaN and Infinity are not numbers there.
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def _canonical(doc: dict[str, Any]) -> str:
@@ -302,7 +304,7 @@ def computed_hash(entry: Entry) -> str:
     """The hash ``entry``'s fields give, as the station hashed them (a category
     written before schema 5 may be left out of its hash: that form is taken
     when it is the one that matches)."""
-    values = [getattr(entry, c) for c in ENTRY_COLUMNS[:14]]
+    values = _HASHED(entry)
     got = entry_hash(hashed_values(values, entry.category, entry.actor, entry.item,
                                    seq=entry.seq))
     if got != entry.hash and entry.category is not None and entry.actor is None \
