@@ -74,10 +74,11 @@ def publish(broker: Mosquitto, msgs: list[tuple[str, bytes]], client_id: str) ->
 
 
 class LoaderProcess:
-    def __init__(self, broker: Mosquitto, pg: Postgres, root: Path, name: str,
-                 batch: int = 2000) -> None:
+    def __init__(self, broker: Mosquitto, db_url: str, root: Path, name: str,
+                 batch: int = 2000, prefix: str = "stations", group: str = "central") -> None:
         self.cmd = [sys.executable, "-m", "station_agent", "central", "run", "--broker",
-                    broker.url, "--db", pg.url, "--name", name, "--batch", str(batch),
+                    broker.url, "--db", db_url, "--name", name, "--batch", str(batch),
+                    "--prefix", prefix, "--group", group,
                     "--log-level", "info"]
         self.log = root / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -200,6 +201,52 @@ def insert_methods(conn: Any, n: int = 20_000) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
+def ingest(broker: Mosquitto, pg: Postgres, conn: Any, loaders: list[LoaderProcess],
+           msgs: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """Publish ``msgs`` while the loaders are away (their durable sessions
+    queue them), start the loaders, time until every event is applied; then
+    the baseline: a bare COPY of the loaded rows into a copy of the table
+    (median of 3)."""
+    # The loaders' sessions first, so the broker queues the day for them.
+    for ld in loaders:
+        ld.start()
+    for ld in loaders:
+        ld.stop()
+    t_pub = time.monotonic()
+    publish(broker, msgs, "bench-day")
+    pub_s = time.monotonic() - t_pub
+    # Both the ingest and the baseline start from written-out buffers.
+    conn.execute("CHECKPOINT")
+    t_start = time.monotonic()
+    for ld in loaders:
+        ld.start()
+    # From when every loader runs (started up, connected to PostgreSQL and the
+    # broker) to the last event committed; what the first ones loaded while the
+    # others started is not counted.
+    t0 = time.monotonic()
+    early = applied(conn)
+    loader_pids = [ld.proc.pid for ld in loaders if ld.proc is not None]
+    cpu0 = cpu_seconds(loader_pids), cpu_seconds(server_pids(pg)), machine_busy()
+    wait_rows(conn, len(msgs))
+    load_s = time.monotonic() - t0
+    cpu1 = cpu_seconds(loader_pids), cpu_seconds(server_pids(pg)), machine_busy()
+    rate = (len(msgs) - early) / load_s
+    conn.execute("CHECKPOINT")
+    copies = sorted(bare_copy(conn) for _ in range(3))
+    busy = (cpu1[2][0] - cpu0[2][0]) / (cpu1[2][1] - cpu0[2][1])
+    cards = sum(1 for _, p in msgs if b'"kind":"pick"' in p)
+    return {"rate": rate, "baseline": copies[1], "ratio": rate / copies[1],
+            "events": len(msgs), "cards": cards, "loaders": len(loaders),
+            "publish_s": round(pub_s, 1), "load_s": round(load_s, 1),
+            "loaded_before_all_started": early, "loader_startup_s": round(t0 - t_start, 2),
+            "chain_breaks": count(conn, "chain_breaks"),
+            "loader_cpu_us_per_event": round((cpu1[0] - cpu0[0]) / (len(msgs) - early) * 1e6),
+            "postgres_cpu_s": round(cpu1[1] - cpu0[1], 1), "machine_busy": round(busy, 2),
+            "cores": os.cpu_count(), "copy_runs": [round(c) for c in copies],
+            "target": ">= 0.3",
+            "baseline_is": "bare COPY of the same rows into the same table, median of 3"}
+
+
 def day_of_fleet(n: int, cards: int, seed: int) -> tuple[list[StationStream],
                                                          list[tuple[str, bytes]]]:
     streams = [StationStream(f"st-{i:04d}", f"Office {i // 4}", f"Region {i % 38}")
@@ -249,8 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cards", type=int, default=16, help="cards per station in the day")
     ap.add_argument("--returning", type=int, default=500)
     ap.add_argument("--lag-seconds", type=float, default=30.0)
-    ap.add_argument("--loaders", type=int, default=1, help="loader processes (shared "
-                    "subscription)")
+    ap.add_argument("--loaders", type=int, default=os.cpu_count() or 1,
+                    help="loader processes (shared subscription; default one per core)")
     ap.add_argument("--batch", type=int, default=2000, help="each loader's --batch")
     args = ap.parse_args(argv)
     if find_binary() is None or find_bindir() is None:
@@ -267,49 +314,34 @@ def main(argv: list[str] | None = None) -> None:
         except BaseException:
             broker.stop()
             raise
-        loaders = [LoaderProcess(broker, pg, root, f"bench-loader-{i}", args.batch)
-                   for i in range(args.loaders)]
+        loaders: list[LoaderProcess] = []
         try:
+            _streams, day = day_of_fleet(args.stations, args.cards, seed=1)
+            # One loader per core (the shared subscription splits the events):
+            # the deployment docs/CENTRAL.md recommends.
             conn = psycopg.connect(pg.url, autocommit=True)
-            # The loaders' sessions first, so the broker queues the day for them.
-            for ld in loaders:
-                ld.start()
-            for ld in loaders:
-                ld.stop()
-            _streams, msgs = day_of_fleet(args.stations, args.cards, seed=1)
-            t_pub = time.monotonic()
-            publish(broker, msgs, "bench-day")
-            pub_s = time.monotonic() - t_pub
-            t_start = time.monotonic()
-            for ld in loaders:
-                ld.start()
-            # From when every loader runs (started up, connected to PostgreSQL
-            # and the broker) to the last event committed; what the first ones
-            # loaded while the others started is not counted.
-            t0 = time.monotonic()
-            early = applied(conn)
-            loader_pids = [ld.proc.pid for ld in loaders if ld.proc is not None]
-            pg_pids = server_pids(pg)
-            cpu0 = cpu_seconds(loader_pids), cpu_seconds(pg_pids), machine_busy()
-            wait_rows(conn, len(msgs))
-            load_s = time.monotonic() - t0
-            cpu1 = cpu_seconds(loader_pids), cpu_seconds(server_pids(pg)), machine_busy()
-            rate = (len(msgs) - early) / load_s
-            copies = sorted(bare_copy(conn) for _ in range(3))
-            copy_rate = copies[1]
-            breaks = count(conn, "chain_breaks")
-            busy = (cpu1[2][0] - cpu0[2][0]) / (cpu1[2][1] - cpu0[2][1])
-            emit("central.ingest", rate, "events/s", copy_rate, rate / copy_rate,
-                 stations=args.stations, events=len(msgs), cards=args.stations * args.cards,
-                 loaders=args.loaders, batch=args.batch,
-                 publish_s=round(pub_s, 1), load_s=round(load_s, 1),
-                 loaded_before_all_started=early, loader_startup_s=round(t0 - t_start, 2),
-                 chain_breaks=breaks, loader_cpu_us_per_event=round(
-                     (cpu1[0] - cpu0[0]) / (len(msgs) - early) * 1e6),
-                 postgres_cpu_s=round(cpu1[1] - cpu0[1], 1), machine_busy=round(busy, 2),
-                 cores=os.cpu_count(), copy_runs=[round(c) for c in copies],
-                 target=">= 0.3",
-                 baseline_is="bare COPY of the same rows into the same table, median of 3")
+            main = [LoaderProcess(broker, pg.url, root, f"bench-loader-{i}", args.batch)
+                    for i in range(args.loaders)]
+            loaders += main
+            figures = ingest(broker, pg, conn, main, day)
+            rate = figures.pop("rate")
+            emit("central.ingest", rate, "events/s", figures.pop("baseline"),
+                 figures.pop("ratio"), stations=args.stations, batch=args.batch, **figures)
+
+            # Then one loader process, in a database and under a topic prefix
+            # of its own: what one process does.
+            with psycopg.connect(pg.url, autocommit=True) as admin:
+                admin.execute("CREATE DATABASE one")
+            one_url = pg.url.rsplit("/", 1)[0] + "/one"
+            with psycopg.connect(one_url, autocommit=True) as one:
+                single = [LoaderProcess(broker, one_url, root, "bench-single", args.batch,
+                                        prefix="single", group="single")]
+                loaders += single
+                figures = ingest(broker, pg, one, single,
+                                 [("single/" + t.split("/", 1)[1], p) for t, p in day])
+                emit("central.ingest_one_loader", figures.pop("rate"), "events/s",
+                     figures.pop("baseline"), figures.pop("ratio"), **figures)
+                single[0].stop()
 
             many, copy = insert_methods(conn)
             emit("central.insert_method", many, "rows/s", copy, many / copy, rows=20_000,
@@ -329,7 +361,6 @@ def main(argv: list[str] | None = None) -> None:
                 backlog += working_day(back, DAY + timedelta(days=d), args.cards,
                                        random.Random(d))
             before = applied(conn)
-            t0 = time.monotonic()
             threading.Thread(target=publish, args=(broker, backlog, "bench-backlog"),
                              daemon=True).start()
             catch = wait_rows(conn, before + len(backlog))
