@@ -75,7 +75,7 @@ def publish(broker: Mosquitto, msgs: list[tuple[str, bytes]], client_id: str) ->
 
 class LoaderProcess:
     def __init__(self, broker: Mosquitto, db_url: str, root: Path, name: str,
-                 batch: int = 2000, prefix: str = "stations", group: str = "central") -> None:
+                 batch: int = 5000, prefix: str = "stations", group: str = "central") -> None:
         self.cmd = [sys.executable, "-m", "station_agent", "central", "run", "--broker",
                     broker.url, "--db", db_url, "--name", name, "--batch", str(batch),
                     "--prefix", prefix, "--group", group,
@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lag-seconds", type=float, default=30.0)
     ap.add_argument("--loaders", type=int, default=os.cpu_count() or 1,
                     help="loader processes (shared subscription; default one per core)")
-    ap.add_argument("--batch", type=int, default=2000, help="each loader's --batch")
+    ap.add_argument("--batch", type=int, default=5000,
+                    help="each loader's --batch (default: central run's)")
     args = ap.parse_args(argv)
     if find_binary() is None or find_bindir() is None:
         print('{"metric": "central.ingest", "skipped": "mosquitto or PostgreSQL is not '
