@@ -1,14 +1,19 @@
 """Central ledger benchmark: stations' events from a real mosquitto into a real PostgreSQL.
 
-* ``central.ingest`` - events/s that one loader (``station-agent central
-  run``, a separate process, chain checks and all) moves from the broker into
-  PostgreSQL: 4,000 simulated stations publish a working day (16 cards each,
-  ~64,000 cards: a pick and a completion or reject per card, plus each
-  station's delivery) on their own topics while the loader is away; the
-  broker queues them in the loader's durable session; the clock runs from the
-  loader's start until the last row is committed. Baseline: a bare ``COPY``
-  of the same rows into a copy of the same ``events`` table, in the same run
-  (no MQTT, no checks, no entries or balances). Target ratio >= 0.3.
+* ``central.ingest`` - events/s that the loaders (``station-agent central
+  run`` processes, one per core as docs/CENTRAL.md recommends, chain checks
+  and all) move from the broker into PostgreSQL: 4,000 simulated stations
+  publish a working day (16 cards each, ~64,000 cards: a pick and a
+  completion or reject per card, plus each station's delivery) on their own
+  topics while the loaders are away; the broker queues them in the loaders'
+  durable sessions; the clock runs from when every loader runs until the
+  last event is committed. Baseline: a bare ``COPY`` of the same rows into a
+  copy of the same ``events`` table, in the same run (no MQTT, no checks, no
+  entries or balances), median of 3. Target ratio >= 0.3. Both start from a
+  checkpoint. ``central.ingest_one_loader``: the same with one loader process.
+* ``central.receive`` - QoS 1 messages/s the loader's MQTT client
+  (:class:`~station_agent.uplink.buffered.BufferedClient`) receives and
+  acknowledges; baseline: paho's own client draining the same messages.
 * ``central.lag_p99`` - at a steady national rate (~10 events/s), the time
   from a station's publish to its event's commit, p99 (also p50, max).
 * ``central.catch_up`` - 500 stations each returning with a 3-day backlog,
@@ -75,7 +80,7 @@ def publish(broker: Mosquitto, msgs: list[tuple[str, bytes]], client_id: str) ->
 
 class LoaderProcess:
     def __init__(self, broker: Mosquitto, db_url: str, root: Path, name: str,
-                 batch: int = 5000, prefix: str = "stations", group: str = "central") -> None:
+                 batch: int = 8000, prefix: str = "stations", group: str = "central") -> None:
         self.cmd = [sys.executable, "-m", "station_agent", "central", "run", "--broker",
                     broker.url, "--db", db_url, "--name", name, "--batch", str(batch),
                     "--prefix", prefix, "--group", group,
@@ -256,6 +261,56 @@ def day_of_fleet(n: int, cards: int, seed: int) -> tuple[list[StationStream],
     return streams, msgs
 
 
+def drain(broker: Mosquitto, cls: type, name: str, n: int) -> float:
+    """Messages/s a durable MQTT 5 session of ``cls`` (paho's client or a
+    subclass) receives and acknowledges (one by one, manual) until ``n``."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    got = [0]
+    done = threading.Event()
+    c = cls(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5,
+            manual_ack=True)
+
+    def on_message(client: Any, userdata: Any, msg: Any) -> None:
+        client.ack(msg.mid, msg.qos)
+        got[0] += 1
+        if got[0] >= n:
+            done.set()
+
+    c.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 20_000
+    t0 = time.monotonic()
+    c.connect(broker.host, broker.port, clean_start=False, properties=props)
+    c.loop_start()
+    if n:
+        done.wait(600)
+    else:
+        c.subscribe("rx/#", qos=1)
+        time.sleep(0.5)
+    rate = got[0] / (time.monotonic() - t0)
+    c.disconnect()
+    c.loop_stop()
+    return rate
+
+
+def receive_rates(broker: Mosquitto, msgs: list[tuple[str, bytes]]) -> tuple[float, float]:
+    """The same messages drained by paho's client and by the loader's
+    :class:`BufferedClient`, each from its own durable session."""
+    import paho.mqtt.client as mqtt
+
+    from station_agent.uplink.buffered import BufferedClient
+
+    for cls, name in ((mqtt.Client, "rx-paho"), (BufferedClient, "rx-buffered")):
+        drain(broker, cls, name, 0)   # the session and its subscription
+    publish(broker, [("rx/" + t.split("/", 1)[1], p) for t, p in msgs], "bench-rx")
+    return (drain(broker, BufferedClient, "rx-buffered", len(msgs)),
+            drain(broker, mqtt.Client, "rx-paho", len(msgs)))
+
+
 def lag(broker: Mosquitto, conn: Any, seconds: float, rate: float) -> list[float]:
     """Publish ``rate`` events/s for ``seconds`` from 40 stations; each event's
     publish-to-commit time (ms), from the commit's ``received_at``."""
@@ -298,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lag-seconds", type=float, default=30.0)
     ap.add_argument("--loaders", type=int, default=os.cpu_count() or 1,
                     help="loader processes (shared subscription; default one per core)")
-    ap.add_argument("--batch", type=int, default=5000,
+    ap.add_argument("--batch", type=int, default=8000,
                     help="each loader's --batch (default: central run's)")
     args = ap.parse_args(argv)
     if find_binary() is None or find_bindir() is None:
@@ -347,6 +402,11 @@ def main(argv: list[str] | None = None) -> None:
             many, copy = insert_methods(conn)
             emit("central.insert_method", many, "rows/s", copy, many / copy, rows=20_000,
                  method="executemany (pipeline)", baseline_is="COPY with write_row, same rows")
+
+            ours, paho = receive_rates(broker, day)
+            emit("central.receive", ours, "messages/s", paho, ours / paho, messages=len(day),
+                 baseline_is="paho's own client, same messages, same broker",
+                 acknowledged="one by one, manual")
 
             lags = sorted(lag(broker, conn, args.lag_seconds, 10.0))
             p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]

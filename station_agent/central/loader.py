@@ -68,7 +68,7 @@ class Settings:
     group: str = "central"
     name: str = "central-loader-1"
     prefix: str = "stations"
-    batch: int = 5000
+    batch: int = 8000
     wait: float = 0.05
     #: False: a plain durable subscription (one loader; see the module docstring).
     shared: bool = True

@@ -40,8 +40,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="a plain durable subscription instead of a shared one: for a single "
                         "loader on a broker that forgets shared subscriptions when it restarts "
                         "(mosquitto 2.0; see docs/CENTRAL.md)")
-    r.add_argument("--batch", type=int, default=5000, metavar="N",
-                   help="messages per transaction at most (default 5000; the broker may "
+    r.add_argument("--batch", type=int, default=8000, metavar="N",
+                   help="messages per transaction at most (default 8000; the broker may "
                         "send four batches ahead)")
     r.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     r.set_defaults(func=cmd_run, needs_state=False)
