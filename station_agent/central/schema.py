@@ -8,8 +8,9 @@ starting at once migrate it once. Each applied version is a row of
 Tables (docs/CENTRAL.md):
 
 * ``events``: every event accepted, once (``event_id`` is the primary key),
-  with its raw document as JSONB and a digest of it, so a resend is told
-  apart from a tampered copy under the same id;
+  with its document as the station sent it (JSONB) and the SHA-256 of the
+  message's bytes, so a resend is told apart from a tampered copy under the
+  same id;
 * ``entries``: the ledger entries, typed, one row per (``ledger_id``,
   ``entry_seq``); ``fault_events``: fault raises, updates and clears, typed;
 * ``streams``: one per station ledger (``ledger_id``), its event numbering
