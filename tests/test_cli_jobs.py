@@ -100,3 +100,26 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(
     assert code in (1, 2) and says in err, err
     assert len(err.strip().splitlines()) == 1, err
     assert cli(filled, "ledger", "export", "--format", "jsonl")[1] == before
+
+
+def test_a_day_of_jobs_is_the_offices_day(state_dir: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kupang (UTC+8): a job at 17:00 UTC on the 27th is on the 28th there, and
+    the console's "today" (the office's date) lists it."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Makassar")
+    time.tzset()
+    try:
+        with Ledger(state_dir) as led:
+            for job, at in (("late", "2026-11-27T17:00:00Z"), ("early", "2026-11-27T15:59:59Z"),
+                            ("next", "2026-11-28T16:00:00Z")):
+                led.write(lambda c, j=job, t=at: joblog.note(c, j, joblog.DRIVEN, printer="p1",
+                                                             created_at=t))
+            day = led.read(lambda c: joblog.for_day(c, "2026-11-28", False))
+            before = led.read(lambda c: joblog.for_day(c, "2026-11-27", False))
+        assert [d["job_id"] for d in day] == ["late"]
+        assert [d["job_id"] for d in before] == ["early"]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -132,14 +132,18 @@ def _outcome(cards: list[dict[str, Any]]) -> str | None:
 
 
 def for_day(conn: sqlite3.Connection, date: str | None, open_only: bool) -> list[dict[str, Any]]:
-    """:func:`listing` of one UTC day (``YYYY-MM-DD``), or of all days."""
+    """:func:`listing` of one of the office's days (``YYYY-MM-DD``, midnight to
+    midnight in this process's time zone, the office's), or of all days."""
     if date is None:
         return listing(conn, open_only=open_only)
     import datetime as dt
+
+    from station_agent.ledger.daily import ts_text
 
     try:
         day = dt.date.fromisoformat(date)
     except ValueError:
         raise ValueError(f"date {date[:20]!r} is not a date: use YYYY-MM-DD") from None
-    return listing(conn, day_start=day.isoformat(),
-                   day_end=(day + dt.timedelta(days=1)).isoformat(), open_only=open_only)
+    start = dt.datetime.combine(day, dt.time(0)).astimezone()
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0)).astimezone()
+    return listing(conn, day_start=ts_text(start), day_end=ts_text(end), open_only=open_only)

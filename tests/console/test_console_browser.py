@@ -71,19 +71,36 @@ def _text(driver: Any, css: str) -> str:
     return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
 
+def _find(driver: Any, css: str) -> Any:
+    """The element, once the page shows it: a click on a link returns before
+    the next page has loaded."""
+    from selenium.webdriver.common.by import By
+
+    return _wait(lambda: driver.find_elements(By.CSS_SELECTOR, css))[0]
+
+
 def _submit(driver: Any, form_css: str, **fields: str) -> None:
+    """Fill and send the form; found again when the live refresh replaced it
+    while it was being filled."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    form = driver.find_element(By.CSS_SELECTOR, form_css)
-    for name, value in fields.items():
-        el = form.find_element(By.NAME, name)
-        if el.tag_name == "select":
-            Select(el).select_by_value(value)
-        else:
-            el.clear()
-            el.send_keys(value)
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    for attempt in range(3):
+        try:
+            form = _find(driver, form_css)
+            for name, value in fields.items():
+                el = form.find_element(By.NAME, name)
+                if el.tag_name == "select":
+                    Select(el).select_by_value(value)
+                else:
+                    el.clear()
+                    el.send_keys(value)
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            return
+        except StaleElementReferenceException:
+            if attempt == 2:
+                raise
 
 
 def _dotted(n: int) -> str:
@@ -158,7 +175,7 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
 
     # Open the daily report and print it.
     browser.find_element(By.LINK_TEXT, "Laporan").click()
-    browser.find_element(By.CSS_SELECTOR, "#daily button[value=html]").click()
+    _find(browser, "#daily button[value=html]").click()
     _wait(lambda: "/reports/daily" in browser.current_url)
     body = _text(browser, "body")
     assert "Berita acara rekonsiliasi blangko" in body and "13.500" in body
@@ -170,7 +187,7 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     # The month's recapitulation from the same page.
     browser.back()
     _wait(lambda: browser.current_url.rstrip("/").endswith("/reports"))
-    browser.find_element(By.CSS_SELECTOR, "#monthly button[value=html]").click()
+    _find(browser, "#monthly button[value=html]").click()
     _wait(lambda: "/reports/monthly" in browser.current_url)
     month = _text(browser, "body")
     assert "Rekapitulasi bulanan blangko" in month and "KTP-C" in month and "13.500" in month
