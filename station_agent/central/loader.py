@@ -28,8 +28,8 @@ while one is applied. A crash anywhere before the acknowledgement makes the
 broker deliver the messages again and the database ignores what it already
 has. When PostgreSQL is unreachable the batch is kept and retried with
 back-off, the broker connection kept alive meanwhile; nothing is
-acknowledged, so the broker holds everything else. Several loaders (or
-``--workers``) use several cores.
+acknowledged, so the broker holds everything else. Several loaders (one per
+core: contrib/station-agent-central@.service) use several cores.
 """
 
 from __future__ import annotations

@@ -80,10 +80,6 @@ class BufferedClient(mqtt.Client):
         self._block, self._at = b"", 0
         super()._sock_close()
 
-    def buffered(self) -> int:
-        """Bytes read from the socket and not yet handed to paho."""
-        return max(0, len(self._block) - self._at)
-
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         """paho's ``loop_read``, repeated while the block holds data."""
         rc = super().loop_read(max_packets)
