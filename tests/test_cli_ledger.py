@@ -251,3 +251,28 @@ def test_read_only_file_system_fails_cleanly(small_fs: Path) -> None:
         subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)
     b = json.loads(run_cli("blanks", "--json", env=env).out)
     assert b["stock"] == 5
+
+
+def test_status_and_faults_show_times_in_the_offices_zone(state_dir: Path) -> None:
+    """Stored times are UTC; the technician reads them as the office keeps them
+    (the state directory's recorded zone, here Kupang's WITA, UTC+8)."""
+    from station_agent import clock
+    from station_agent.faults.board import Fault
+    from station_agent.ledger import faultlog
+
+    jam = Fault("p1", "card_jam", "error", "a card is stuck", "2026-11-27T17:05:00Z")
+    with Ledger(state_dir) as led:
+        led.record(model.receive("B-1", 10))
+        led.write(lambda c: faultlog.store_change(c, jam))
+        oldest = led.read(lambda c: c.execute("SELECT ts FROM entries").fetchone()[0])
+    clock.record_timezone(state_dir, "Asia/Makassar")
+    status = run_cli("--state-dir", str(state_dir), "status")
+    assert status.code == 0, status.err
+    from datetime import datetime, timedelta
+
+    utc = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
+    wita = (utc + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    assert f"oldest from {wita} WITA" in status.out, status.out
+    faults = run_cli("--state-dir", str(state_dir), "faults", "--history")
+    assert faults.code == 0, faults.err
+    assert "2026-11-28 01:05 WITA (active)" in faults.out, faults.out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from station_agent.cli.output import account_rows, emit_json, table
+from station_agent.cli.output import account_rows, emit_json, local_time, table
 from station_agent.cli.remote import from_daemon
 from station_agent.errors import BadInput, OperationFailed
 
@@ -103,7 +103,7 @@ def cmd_status(args: argparse.Namespace, state_dir: Path) -> int:
 def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
     d = doc["daemon"]
     head = (f"station {doc['station_id'] or '?'}: daemon running (pid {d['pid']}, since "
-            f"{d['started_at']})" if d["running"] else
+            f"{local_time(d['started_at'])})" if d["running"] else
             f"station {doc['station_id'] or '?'}: daemon not running (state as last recorded "
             f"in {state_dir})")
     b, st = doc["balances"], doc["stock"]
@@ -136,7 +136,7 @@ def _status_text(doc: dict[str, Any], state_dir: Path) -> str:
     up = doc["uplink"]
     queued = f"{up['backlog']:,} event(s) not yet sent" if up.get("backlog") else "nothing queued"
     if up.get("oldest_unsent"):
-        queued += f", oldest from {up['oldest_unsent']}"
+        queued += f", oldest from {local_time(up['oldest_unsent'])}"
     lines.append(f"uplink: {up['mqtt_url'] or 'not configured'}"
                  + (f" - {up['state']}" if up.get("state") else "") + f"; {queued}")
     if up.get("error"):
@@ -172,7 +172,8 @@ def cmd_faults(args: argparse.Namespace, state_dir: Path) -> int:
     if not faults:
         print("no faults" + (" recorded" if args.history else " active"))
     for f in faults:
-        when = f["raised_at"] + (f" -> {f['cleared_at']}" if f["cleared_at"] else " (active)")
+        when = local_time(f["raised_at"]) + (f" -> {local_time(f['cleared_at'])}"
+                                             if f["cleared_at"] else " (active)")
         print(f"{f['severity']:<8} {f['source']}: {f['code']}"
               + (" [flapping]" if f.get("flapping") else "") + f"  {when}\n  {f['message']}")
     return 0

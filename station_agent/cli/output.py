@@ -48,6 +48,22 @@ def plural(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
 
+def local_time(ts: str | None, *, zone: bool = True) -> str:
+    """A stored UTC time (``2026-11-28T18:37:13.46Z``) as the office reads it:
+    ``2026-11-29 02:37 WITA`` in the process's time zone (the station's, set by
+    the CLI from the state directory); ``-`` for none, the text itself when it
+    is not a time."""
+    if not ts:
+        return "-"
+    from datetime import datetime
+
+    try:
+        local = datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return ts
+    return local.strftime("%Y-%m-%d %H:%M %Z" if zone else "%Y-%m-%d %H:%M").strip()
+
+
 def balances_text(b: Balances, where: str) -> str:
     """The human view of ``blanks``."""
     lines = [

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from station_agent.cli.ledger_cmds import positive_count
-from station_agent.cli.output import emit_json
+from station_agent.cli.output import emit_json, local_time
 from station_agent.cli.remote import from_daemon
 
 
@@ -102,12 +102,14 @@ def supplies_text(doc: dict[str, Any]) -> str:
                      + ("  LOW" if k["low"] else ""))
         for u in k["in_printers"]:
             serial = f" (serial {u['serial']})" if u["serial"] else ""
-            lines.append(f"  in {u['printer']}{serial} since {_local(u['installed_at'])}: "
+            since = local_time(u["installed_at"], zone=False)
+            lines.append(f"  in {u['printer']}{serial} since {since}: "
                          f"{u['cards']:,} cards so far ({u['measured']})")
         for y in k["yields"]:
             flag = "  BELOW RATING" if y["low_yield"] else ""
             how = "ended" if y["ended_by"] == "supply_finish" else "written off"
-            lines.append(f"  {how} {_local(y['ended_at'])[:10]} in {y['printer']}: {y['cards']:,} "
+            ended = local_time(y["ended_at"])[:10]
+            lines.append(f"  {how} {ended} in {y['printer']}: {y['cards']:,} "
                          f"cards, {y['yield_percent']:g} % of {y['rated_yield']:,} "
                          f"({y['measured']}){flag}")
         if k["days_left"] is None:
@@ -118,14 +120,6 @@ def supplies_text(doc: dict[str, Any]) -> str:
                          f"{k['unit_yield']:,} cards: {k['days_left']:g} days left, runs out "
                          f"{k['run_out']}; request {k['request_quantity']:,} for 30 days")
     return "\n".join(lines)
-
-
-def _local(ts: str) -> str:
-    """A stored UTC time as local ``YYYY-MM-DD HH:MM`` (the station's time zone)."""
-    from datetime import datetime
-
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime(
-        "%Y-%m-%d %H:%M")
 
 
 # --- writing ------------------------------------------------------------------------

@@ -166,6 +166,10 @@ class Email:
                 smtp.send_message(self.message(doc))
         except BadInput as exc:
             raise DeliveryFailed(str(exc)) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryFailed(
+                f"{self.host}:{self.port} refused the login of [notify] smtp_credentials_file "
+                f"({exc.smtp_code}); check its user:password") from None
         except smtplib.SMTPNotSupportedError:
             raise DeliveryFailed(f"{self.host}:{self.port} offers no STARTTLS: mail is sent "
                                  "only encrypted") from None

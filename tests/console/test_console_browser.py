@@ -103,6 +103,14 @@ def _submit(driver: Any, form_css: str, **fields: str) -> None:
                 raise
 
 
+def _fits_the_screen(driver: Any, page: str) -> None:
+    """Readable on a 1366x768 office screen: nothing wider than the window (no
+    sideways scrolling)."""
+    size = driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert size[1] == 1366 and size[0] <= size[1], (page, size)
+
+
 def _dotted(n: int) -> str:
     """Indonesian digit grouping (12.000), written out here, not by Babel."""
     return f"{n:,}".replace(",", ".")
@@ -129,6 +137,11 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     _submit(browser, "#login", user=USER, password=PASSWORD)
     _wait(lambda: browser.current_url.rstrip("/") == base)
     assert _text(browser, "#user") == USER
+    _fits_the_screen(browser, "today")
+    # Today's stock is read without scrolling.
+    assert browser.execute_script(
+        "return document.querySelector('#stock').getBoundingClientRect().bottom "
+        "<= window.innerHeight")
 
     # Today's figures against blanks --json, in Indonesian formats.
     blanks = d.cli("blanks", "--json")
@@ -150,6 +163,8 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
 
     # Record a delivery through the form; it is in the ledger, naming the account.
     browser.find_element(By.LINK_TEXT, "Blangko").click()
+    _find(browser, "#receive")
+    _fits_the_screen(browser, "blanks")
     _submit(browser, "#receive", batch="KTP-C", count="1.000", first_serial="KTP0100000")
     notice = _wait(lambda: browser.find_elements(By.ID, "notice"))
     assert "Tercatat sebagai entri" in notice[0].text
@@ -166,6 +181,8 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
 
     # Void an issued job.
     browser.find_element(By.LINK_TEXT, "Pekerjaan").click()
+    _find(browser, "tr[data-job='job-2'] form.void")
+    _fits_the_screen(browser, "jobs")
     _submit(browser, "tr[data-job='job-2'] form.void", category="chip_failed",
             reason="chip tidak bisa ditulis")
     _wait(lambda: browser.find_elements(By.ID, "notice"))
@@ -175,6 +192,8 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
 
     # Open the daily report and print it.
     browser.find_element(By.LINK_TEXT, "Laporan").click()
+    _find(browser, "#daily button[value=html]")
+    _fits_the_screen(browser, "reports")
     _find(browser, "#daily button[value=html]").click()
     _wait(lambda: "/reports/daily" in browser.current_url)
     body = _text(browser, "body")

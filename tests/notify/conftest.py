@@ -53,7 +53,7 @@ class SmtpPeer:
                           auth_data: Any) -> AuthResult:
             ok = isinstance(auth_data, LoginPassword) and \
                 (auth_data.login, auth_data.password) == (b"station", b"pw-rahasia")
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)   # a refusal answers 535
 
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.tls.certfile, self.tls.keyfile)

@@ -116,3 +116,35 @@ def test_a_dead_channel_retries_with_backoff_and_holds_back_only_itself(tmp_path
         ledger.close()
     assert [backoff_s(k, 30) for k in (1, 2, 3)] == [30, 60, 120]
     assert backoff_s(40, 30) == 3600
+
+
+def test_a_run_out_within_warn_days_is_told_once_a_day(tmp_path: Path) -> None:
+    """``runout_soon``: told when the trailing rate empties the stock within
+    ``warn_days``, not before, and once per local day."""
+    rec = Recorder("command")
+    n, ledger = _notifier(tmp_path, [], [rec], warn_days=3)
+    try:
+        now = datetime.now(UTC)
+        ledger.record(model.receive("B-1", 100))
+        for i in range(10):                       # 10 a day: 90 left = 9 days, not told
+            ledger.record(model.pick(f"j{i}"))
+            ledger.record(model.complete(f"j{i}"))
+        assert n.check(now) == []
+        for i in range(10, 40):                   # 40 a day: 60 left = 1.5 days
+            ledger.record(model.pick(f"j{i}"))
+            ledger.record(model.complete(f"j{i}"))
+        told = n.check(now)
+        day = now.astimezone().date()
+        assert told == [f"runout_soon:{day.isoformat()}"]
+        assert n.check(now + timedelta(minutes=30)) == []              # once that day
+        n.deliver(rec)  # type: ignore[arg-type]
+        doc = rec.sent[0]
+        run_out = (now.astimezone() + timedelta(days=1.5)).date()
+        assert doc["facts"]["stock"] == 60 and doc["facts"]["days_left"] == 1.5
+        assert doc["facts"]["run_out"] == run_out.isoformat()
+        assert doc["subject"] == (f"[kpg-01] Blanks run out in 1.5 days "
+                                  f"({run_out:%B} {run_out.day}, {run_out.year})")
+        assert "60 blanks in stock at 40.0 a day" in doc["message"]
+        assert doc["todo"]                                              # what to do
+    finally:
+        ledger.close()
