@@ -75,9 +75,26 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_HEAD = _serve
 
     def do_PUT(self) -> None:
-        self._send(http.text(405, "method not allowed"))
+        resp = http.text(405, "method not allowed")
+        resp.headers.append(("Allow", "GET, HEAD, POST"))
+        self._send(resp)
 
     do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = do_PUT
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The standard library's own refusals (while parsing, before a ``do_``
+        method) as a client's error: an unknown method is 405 (with ``Allow``)
+        rather than 501, an HTTP version other than 1.x is 400 rather than 505.
+        A 5xx from the console then always means a fault of the console itself,
+        which is what a monitor watching its answers needs."""
+        if code == 501:
+            self.close_connection = True
+            self.do_PUT()
+            return
+        if code == 505:
+            code, message = 400, "HTTP version not supported: use HTTP/1.1"
+        super().send_error(code, message, explain)
 
     def log_message(self, format: str, *args: object) -> None:
         """Access lines are not logged (the console logs what matters: logins, writes)."""

@@ -1,7 +1,8 @@
 """The office console in a real headless Chromium (Debian's chromium, driven
 through chromium-driver by Selenium): log in, read today's figures against
-``blanks --json``, record a delivery, void a job, watch a live update, open and
-print the daily report; Indonesian formats on the page."""
+``blanks --json``, record a delivery, void a job, resolve an open one, watch a
+live update, open and print the daily report; every page fits a 1366x768
+screen; Indonesian formats on the page."""
 
 from __future__ import annotations
 
@@ -179,7 +180,10 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     assert "ditolak" in error[0].text and "rusak, disimpan" in error[0].text
     assert d.cli("blanks", "--json") == after
 
-    # Void an issued job.
+    # Void an issued job; resolve an open one (vendor software picked a card and
+    # never said what became of it).
+    with d.client() as api:
+        api.call("pick", job_id="stuck-1", device="p1")
     browser.find_element(By.LINK_TEXT, "Pekerjaan").click()
     _find(browser, "tr[data-job='job-2'] form.void")
     _fits_the_screen(browser, "jobs")
@@ -189,6 +193,16 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     jobs = {j["job_id"]: j for j in d.cli("jobs", "--json")["jobs"]}
     assert jobs["job-2"]["outcome"] == "voided" and jobs["job-2"]["category"] == "chip_failed"
     assert d.cli("blanks", "--json")["spoiled_held"] == 1
+    _submit(browser, "tr[data-job='stuck-1'] form.resolve", outcome="spoiled",
+            category="jam", reason="kartu macet, dibuang")
+    _wait(lambda: browser.find_elements(By.ID, "notice"))
+    jobs = {j["job_id"]: j for j in d.cli("jobs", "--json")["jobs"]}
+    assert (jobs["stuck-1"]["open"], jobs["stuck-1"]["outcome"], jobs["stuck-1"]["category"]
+            ) == (False, "spoiled", "jam")
+    assert d.cli("blanks", "--json")["spoiled_held"] == 2
+    resolved = json.loads(run_cli("--config", str(d.config), "ledger", "export", "--format",
+                                  "jsonl").out.strip().splitlines()[-1])
+    assert (resolved["job_id"], resolved["actor"]) == ("stuck-1", USER)
 
     # Open the daily report and print it.
     browser.find_element(By.LINK_TEXT, "Laporan").click()
