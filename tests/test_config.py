@@ -131,3 +131,30 @@ def test_missing_station_id_and_bad_toml(tmp_path: Path) -> None:
     assert "[station] missing" in _error(tmp_path, "[stock]\nlow_threshold = 1\n")
     assert "not valid TOML" in _error(tmp_path, "[station\n")
     assert "must be written [[printer]]" in _error(tmp_path, '[station]\nid="a"\n[printer]\n')
+
+
+def test_web_defaults_and_switching_the_console_off(tmp_path: Path) -> None:
+    web = _load(tmp_path, '[station]\nid = "s1"\n').web
+    assert (web.enabled, web.listen, web.session_minutes) == (True, "127.0.0.1:8470", 30)
+    assert {"127.0.0.1", "localhost"} <= web.allowed_hosts()
+    off = _load(tmp_path, '[station]\nid = "s1"\n[web]\nenabled = false\n').web
+    assert off.enabled is False
+    lan = _load(tmp_path, '[station]\nid = "s1"\n[web]\nlisten = "0.0.0.0:8470"\n'
+                          'hosts = ["KTP-Kupang.local"]\n').web
+    assert lan.listen == "0.0.0.0:8470" and "ktp-kupang.local" in lan.allowed_hosts()
+    assert "0.0.0.0" not in lan.allowed_hosts()
+
+
+@pytest.mark.parametrize(("web", "expected"), [
+    ('enabled = "no"', "station.toml: [web] enabled: expected true or false"),
+    ('listen = "8470"', 'station.toml: [web] listen: expected host:port such as '
+                        '"127.0.0.1:8470"'),
+    ('listen = "127.0.0.1:99999"', "station.toml: [web] listen: expected host:port"),
+    ('listen = "evil host:80"', "station.toml: [web] listen: expected host:port"),
+    ('hosts = "ktp.local"', "station.toml: [web] hosts: expected a list of host names"),
+    ("session_minutes = 0", "station.toml: [web] session_minutes: expected a whole number"),
+    ("port = 80", "station.toml: [web]: unknown key 'port'"),
+])
+def test_a_broken_web_table_is_refused_in_one_line(tmp_path: Path, web: str,
+                                                   expected: str) -> None:
+    assert _error(tmp_path, f'[station]\nid = "s1"\n[web]\n{web}\n').startswith(expected)
