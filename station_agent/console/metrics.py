@@ -137,7 +137,7 @@ def exposition(status: Mapping[str, Any], balances: Mapping[str, Any],
         fams.append(Family(f"{PREFIX}_network_in_outage", "gauge",
                            "1 while the central server is counted as unreachable.")
                     .add(1 if net.get("in_outage") else 0))
-    fams.append(_devices(status.get("devices") or []))
+    fams += _devices(status.get("devices") or [])
     fams += _supplies(status.get("supplies") or [])
     return "\n".join(f.text() for f in fams) + "\n"
 
@@ -157,11 +157,29 @@ def _supplies(kinds: Iterable[Mapping[str, Any]]) -> list[Family]:
     return [units, left] if left.samples else [units]
 
 
-def _devices(devices: Iterable[Mapping[str, Any]]) -> Family:
-    fam = Family(f"{PREFIX}_device_up", "gauge",
-                 "1 when a printer or reader answers, 0 when not (absent before its first "
-                 "poll).")
+def _devices(devices: Iterable[Mapping[str, Any]]) -> list[Family]:
+    """Each device up or not; each printer's reported conditions (as it reports
+    them, before the faults' hysteresis), jobs it holds stuck and ribbon prints left."""
+    up = Family(f"{PREFIX}_device_up", "gauge",
+                "1 when a printer or reader answers, 0 when not (absent before its first "
+                "poll).")
+    conditions = Family(f"{PREFIX}_printer_condition", "gauge",
+                        "1 for each condition a printer reports now (cover_open, "
+                        "feeder_empty, ...).")
+    stuck = Family(f"{PREFIX}_printer_stuck_jobs", "gauge",
+                   "Jobs whose card a printer holds, waiting for the operator.")
+    ribbon = Family(f"{PREFIX}_printer_ribbon_left", "gauge",
+                    "Ribbon prints left as the printer reports them (absent when it does "
+                    "not).")
     for d in devices:
+        device = str(d["id"])
         if d.get("online") is not None:
-            fam.add(1 if d["online"] else 0, device=str(d["id"]), kind=str(d["kind"]))
-    return fam
+            up.add(1 if d["online"] else 0, device=device, kind=str(d["kind"]))
+        if d.get("kind") != "printer":
+            continue
+        for condition in d.get("conditions") or []:
+            conditions.add(1, device=device, condition=str(condition))
+        stuck.add(len(d.get("stuck_jobs") or []), device=device)
+        if d.get("ribbon_left") is not None:
+            ribbon.add(int(d["ribbon_left"]), device=device)
+    return [up] + [f for f in (conditions, stuck, ribbon) if f.samples]

@@ -30,6 +30,7 @@ def test_metrics_pass_promtool_and_match_the_ledger(console_daemon) -> None:  # 
     promtool = _promtool()
     d: ConsoleDaemon = console_daemon(
         '\n[[printer]]\nid = "p1"\nurl = "sim://evolis?cards=30"\n'
+        '\n[[printer]]\nid = "p2"\nurl = "sim://magicard?cards=0"\n'
         '\n[stock]\nlow_threshold = 5000\n'
         '\n[[supply]]\nkind = "ribbon-ymcko"\nrated_yield = 500\n')
     d.cli("blanks", "receive", "--batch", "B-1", "--count", "1200")
@@ -41,6 +42,7 @@ def test_metrics_pass_promtool_and_match_the_ledger(console_daemon) -> None:  # 
         api.call("void", job_id="j2", category="chip_failed")
         api.call("write_off", count=2, reason="water damage", idem_id="wo-1")
     d.wait_fault("station", "stock_low")
+    d.wait_fault("p2", "feeder_empty")     # raised (and queued for the uplink) before the scrape
     reply = d.browser().get("/metrics")   # no login: a scraper reads it
     assert reply.status == 200
     assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -58,6 +60,13 @@ def test_metrics_pass_promtool_and_match_the_ledger(console_daemon) -> None:  # 
     assert m["station_agent_cards_lost_total"] == 2
     assert m['station_agent_faults_active{code="stock_low",severity="warning"}'] == 1
     assert m['station_agent_device_up{device="p1",kind="printer"}'] == 1
+    # Each printer's state: what it reports (p2's feeder is empty), jobs stuck, ribbon left.
+    devices = {x["id"]: x for x in d.cli("status", "--json")["devices"]}
+    assert devices["p2"]["conditions"] == ["feeder_empty"]
+    assert m['station_agent_printer_condition{device="p2",condition="feeder_empty"}'] == 1
+    assert not any(k.startswith('station_agent_printer_condition{device="p1"') for k in m)
+    assert m['station_agent_printer_stuck_jobs{device="p1"}'] == 0
+    assert m['station_agent_printer_ribbon_left{device="p1"}'] == devices["p1"]["ribbon_left"]
     assert m['station_agent_supply_units{kind="ribbon-ymcko",account="stock"}'] == 3
     assert m['station_agent_supply_units{kind="ribbon-ymcko",account="installed"}'] == 1
     ribbon = d.cli("supplies", "--json")["kinds"][0]
