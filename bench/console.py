@@ -12,6 +12,9 @@
   daily summary due, the stock below its threshold so the notifier has work)
   vs a daemon without, same run, rounds alternating; ``ratio`` = with / without.
   Target ratio >= 0.95.
+* ``notify.dead_channel_cost`` - the same with every channel dead (a webhook
+  server that accepts and never answers, a mail server that refuses): what a
+  dead channel costs the ledger. Baseline and target as above.
 
 Run alone: ``python -m bench.console [--entries N] [--requests N] [--commits N]``.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -177,7 +181,10 @@ def _commits_per_s(agent: AgentProcess, n: int, tag: str) -> float:
 
 
 def enqueue_cost(root: Path, commits: int, rounds: int = 10) -> None:
-    for sub in ("plain", "notify"):
+    """``notify.enqueue_cost`` and ``notify.dead_channel_cost``: commit rates of a
+    daemon with a working channel and of one whose channels are dead, each
+    against a daemon without ``[notify]``, rounds in rotating order."""
+    for sub in ("plain", "notify", "dead"):
         (root / sub).mkdir(parents=True)
     quiet = _daemon(root / "plain", root / "plain" / "state", "[stock]\nlow_threshold = 0\n")
     hook = root / "notify" / "hook.sh"
@@ -186,23 +193,42 @@ def enqueue_cost(root: Path, commits: int, rounds: int = 10) -> None:
     busy = _daemon(root / "notify", root / "notify" / "state",
                    f'[stock]\nlow_threshold = 10000000\n\n[notify]\ncommand = ["{hook}"]\n'
                    'daily_at = "00:00"\nmin_active = 0\nrate_limit_minutes = 0\n')
+    # Dead channels: a webhook whose server takes the connection and never answers
+    # (each try waits for the timeout), a mail server that refuses connections.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(64)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        refused = s.getsockname()[1]
+    dead = _daemon(root / "dead", root / "dead" / "state",
+                   '[stock]\nlow_threshold = 10000000\n\n[notify]\n'
+                   f'webhook_url = "http://127.0.0.1:{blackhole.getsockname()[1]}/hook"\n'
+                   f'smtp_url = "smtp://127.0.0.1:{refused}"\n'
+                   'smtp_from = "a@example.go.id"\nsmtp_to = ["b@example.go.id"]\n'
+                   'daily_at = "00:00"\nmin_active = 0\nrate_limit_minutes = 0\n'
+                   "retry_seconds = 0.1\n")
     try:
-        with_, without = [], []
-        for r in range(rounds):   # ABBA order: a drift of the disk's speed weighs on both
-            pair = [(without, quiet), (with_, busy)]
-            for out, agent in (pair if r % 2 == 0 else pair[::-1]):
-                out.append(_commits_per_s(agent, commits, f"r{r}"))
-        w, wo = statistics.median(with_), statistics.median(without)
-        ratios = sorted(a / b for a, b in zip(with_, without, strict=True))
-        with ApiClient(busy.state / "agent.sock", 60) as api:
-            told = api.call("status")["notify"]
-        emit("notify.enqueue_cost", w, "commits/s", wo, w / wo, target_ratio=0.95,
-             rounds=rounds, commits=commits, pair_ratios=[round(x, 3) for x in ratios],
-             channels=told["channels"],
-             notifications_pending=told["pending"])
+        rates: dict[str, list[float]] = {"plain": [], "notify": [], "dead": []}
+        agents = [("plain", quiet), ("notify", busy), ("dead", dead)]
+        for r in range(rounds):   # rotating order: a drift of the disk's speed weighs on all
+            for name, agent in agents[r % 3:] + agents[:r % 3]:
+                rates[name].append(_commits_per_s(agent, commits, f"r{r}"))
+        wo = statistics.median(rates["plain"])
+        for metric, name, agent in (("notify.enqueue_cost", "notify", busy),
+                                    ("notify.dead_channel_cost", "dead", dead)):
+            w = statistics.median(rates[name])
+            ratios = sorted(a / b for a, b in zip(rates[name], rates["plain"], strict=True))
+            with ApiClient(agent.state / "agent.sock", 60) as api:
+                told = api.call("status")["notify"]
+            emit(metric, w, "commits/s", wo, w / wo, target_ratio=0.95,
+                 rounds=rounds, commits=commits, pair_ratios=[round(x, 3) for x in ratios],
+                 channels=told["channels"], notifications_pending=told["pending"])
     finally:
         quiet.stop()
         busy.stop()
+        dead.stop()
+        blackhole.close()
 
 
 def main(argv: list[str] | None = None) -> None:
