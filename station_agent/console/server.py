@@ -74,12 +74,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_HEAD = _serve
 
-    def do_PUT(self) -> None:
+    def _not_allowed(self) -> None:
         resp = http.text(405, "method not allowed")
         resp.headers.append(("Allow", "GET, HEAD, POST"))
         self._send(resp)
 
-    do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = do_PUT
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
 
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None) -> None:
@@ -89,8 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
         A 5xx from the console then always means a fault of the console itself,
         which is what a monitor watching its answers needs."""
         if code == 501:
-            self.close_connection = True
-            self.do_PUT()
+            self.close_connection = True   # its body, if any, is not read
+            self._not_allowed()
             return
         if code == 505:
             code, message = 400, "HTTP version not supported: use HTTP/1.1"
