@@ -228,4 +228,5 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     # English on request.
     browser.get(base + "/lang?to=en&back=/")
     _wait(lambda: _text(browser, "h1").startswith("Today"))
-    assert _text(browser, "#stock") == "13,498"
+    assert _text(browser, "#stock") == _dotted(d.cli("blanks", "--json")["stock"]).replace(
+        ".", ",") == "13,497"             # 13,500 received, 3 picked
