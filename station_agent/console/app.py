@@ -256,6 +256,13 @@ class Console:
                            error=error, form=form or {}, idem=uuid.uuid4().hex,
                            **self.view.blanks(sp), **_notice(req, sp))
 
+    def _supplies(self, req: Request, session: Session, sp: Speaker, *,
+                  error: str | None = None, form: dict[str, str] | None = None,
+                  status: int = 200) -> Response:
+        return self.render("supplies.html", sp, session, page="supplies", status=status,
+                           error=error, form=form or {}, idem=uuid.uuid4().hex,
+                           **self.view.supplies(sp), **_notice(req, sp))
+
     def _reports(self, req: Request, session: Session, sp: Speaker) -> Response:
         return self.render("reports.html", sp, session, page="reports",
                            today=self.view.today_date(), month=self.view.today_date()[:7])
@@ -307,7 +314,10 @@ class Console:
                         status=409)
         except (BadInput, p.ApiError) as exc:
             return page(req, session, sp, error=str(exc), form=form, status=400)
-        seq = doc.get("entry", {}).get("seq") if isinstance(doc, dict) else None
+        seq = None
+        if isinstance(doc, dict):   # a blanks' transfer has its entry, a supply's its entries
+            entries = [doc["entry"]] if "entry" in doc else doc.get("entries") or [{}]
+            seq = entries[-1].get("seq")
         again = "1" if isinstance(doc, dict) and doc.get("replay") else "0"
         self.log.info("console write", op=op, user=session.user, entry=seq)
         return http.redirect(f"{back}?done={op}&entry={seq or ''}&again={again}")
@@ -330,7 +340,7 @@ class Console:
         f = req.form()
         return self._checked(req, session, sp, "adjust", {
             "count": _count(f.get("count"), signed=True), "reason": f.get("reason", "").strip(),
-            "idem_id": "adjust:" + (f.get("idem") or uuid.uuid4().hex)[:64]},
+            "idem_id": _idem("adjust", f)},
             "/blanks", self._blanks)
 
     def _post_void(self, req: Request, session: Session, sp: Speaker) -> Response:
@@ -350,13 +360,56 @@ class Console:
                 params[key] = f[key].strip()
         return self._checked(req, session, sp, "resolve", params, "/jobs", self._jobs)
 
+    def _post_supply_receive(self, req: Request, session: Session, sp: Speaker
+                             ) -> Response:
+        f = req.form()
+        return self._checked(req, session, sp, "supply_receive", {
+            "kind": f.get("kind", ""), "count": _count(f.get("count")),
+            "batch_id": f.get("batch", "").strip()}, "/supplies", self._supplies)
+
+    def _post_supply_install(self, req: Request, session: Session, sp: Speaker
+                             ) -> Response:
+        f = req.form()
+        params: dict[str, Any] = {"kind": f.get("kind", ""), "printer": f.get("printer", ""),
+                                  "idem_id": _idem("supply_install", f)}
+        if f.get("serial", "").strip():
+            params["serial"] = f["serial"].strip()
+        return self._checked(req, session, sp, "supply_install", params, "/supplies",
+                             self._supplies)
+
+    def _post_supply_finish(self, req: Request, session: Session, sp: Speaker) -> Response:
+        f = req.form()
+        return self._checked(req, session, sp, "supply_finish", {
+            "kind": f.get("kind", ""), "printer": f.get("printer", ""),
+            "idem_id": _idem("supply_finish", f)}, "/supplies", self._supplies)
+
+    def _post_supply_write_off(self, req: Request, session: Session, sp: Speaker
+                               ) -> Response:
+        f = req.form()
+        params: dict[str, Any] = {"kind": f.get("kind", ""), "count": _count(f.get("count")),
+                                  "reason": f.get("reason", "").strip(),
+                                  "idem_id": _idem("supply_write_off", f)}
+        if f.get("printer", ""):
+            params["printer"] = f["printer"]
+        return self._checked(req, session, sp, "supply_write_off", params, "/supplies",
+                             self._supplies)
+
     def _checked(self, req: Request, session: Session, sp: Speaker, op: str,
                  params: dict[str, Any], back: str, page: Callable[..., Response]) -> Response:
         """Refuse a form whose count is not a whole number before anything is called."""
         if params.get("count") is None and "count" in params:
-            return page(req, session, sp, form=req.form(), status=400, error=sp.gettext(
-                "Count: enter a whole number of blanks (for a correction, + or - first)."))
+            error = (sp.gettext("Count: enter a whole number of units.")
+                     if op.startswith("supply_") else sp.gettext(
+                         "Count: enter a whole number of blanks (for a correction, + or - "
+                         "first)."))
+            return page(req, session, sp, form=req.form(), status=400, error=error)
         return self._write(req, session, sp, op, params, back, page)
+
+
+def _idem(op: str, form: dict[str, str]) -> str:
+    """The id that makes a form's second sending (a double click, a reload) a
+    replay: the page's own, or a new one."""
+    return f"{op}:" + (form.get("idem") or uuid.uuid4().hex)[:64]
 
 
 def _count(text: str | None, *, signed: bool = False) -> int | None:
@@ -398,6 +451,7 @@ _GETS: dict[str, Handler] = {
     "/live/today": Console._today_live,
     "/jobs": Console._jobs,
     "/blanks": Console._blanks,
+    "/supplies": Console._supplies,
     "/reports": Console._reports,
     "/reports/daily": Console._daily_report,
     "/reports/monthly": Console._monthly_report,
@@ -409,4 +463,8 @@ _POSTS: dict[str, Handler] = {
     "/blanks/adjust": Console._post_adjust,
     "/jobs/void": Console._post_void,
     "/jobs/resolve": Console._post_resolve,
+    "/supplies/receive": Console._post_supply_receive,
+    "/supplies/install": Console._post_supply_install,
+    "/supplies/finish": Console._post_supply_finish,
+    "/supplies/write-off": Console._post_supply_write_off,
 }

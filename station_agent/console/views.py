@@ -150,6 +150,30 @@ class View:
             "received": sp.number(b["received"]), "adjusted": sp.signed(b["adjusted"]),
             "entries": sp.number(b["entries"]), "entries_count": b["entries"]}
 
+    def supplies(self, sp: Speaker) -> dict[str, Any]:
+        """The Supplies page: each ``[[supply]]`` kind's units and outlook, and
+        what the forms offer (kinds, the printers they fit)."""
+        kinds = self.backend.call("supplies", {})["kinds"]
+        printers = sorted({pr for k in kinds for pr in k["printers"]})
+        return {
+            "kinds": [{
+                "kind": k["kind"], "part": k["part"], "low": k["low"],
+                "stock": sp.number(k["stock"]), "installed": sp.number(k["installed"]),
+                "finished": sp.number(k["finished"]),
+                "written_off": sp.number(k["written_off"]),
+                "days_left": (sp.number(k["days_left"], 1) if k["days_left"] is not None
+                              else None),
+                "run_out": sp.date(k["run_out"]) if k.get("run_out") else None,
+                "request": sp.number(k["request_quantity"]),
+                "units": [{"printer": u["printer"], "serial": u["serial"] or "",
+                           "cards": sp.number(u["cards"]),
+                           "since": sp.datetime(u["installed_at"])}
+                          for u in k["in_printers"]],
+            } for k in kinds],
+            "kind_names": [k["kind"] for k in kinds],
+            "printers": printers,
+        }
+
     @staticmethod
     def refusal(exc: LedgerRefused, sp: Speaker) -> str:
         """A ledger refusal in the office's language (its English text otherwise)."""

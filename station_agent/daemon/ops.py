@@ -23,7 +23,7 @@ from station_agent.clock import now_utc
 from station_agent.errors import BadInput
 from station_agent.events import OPERATOR
 from station_agent.issuing import settle
-from station_agent.ledger import daily, faultlog, joblog, model
+from station_agent.ledger import LedgerRefused, daily, faultlog, joblog, model
 from station_agent.ledger import supplies as ledger_supplies
 from station_agent.ledger.model import Entry
 from station_agent.ledger.stock import forecast
@@ -258,6 +258,8 @@ def _supply(record: Callable[[Station, dict[str, Any]], Entry | list[Entry]]) ->
     def handle(st: Station, a: dict[str, Any]) -> dict[str, Any]:
         try:
             done = record(st, a)
+        except LedgerRefused:
+            raise   # a refusal, as for the blanks (the console translates its fields)
         except BadInput as exc:
             raise p.ApiError(p.BAD_REQUEST, str(exc)) from None
         return _supply_answer(st, done if isinstance(done, list) else [done])

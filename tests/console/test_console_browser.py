@@ -1,8 +1,8 @@
 """The office console in a real headless Chromium (Debian's chromium, driven
 through chromium-driver by Selenium): log in, read today's figures against
-``blanks --json``, record a delivery, void a job, resolve an open one, watch a
-live update, open and print the daily report; every page fits a 1366x768
-screen; Indonesian formats on the page."""
+``blanks --json``, record a delivery (of blanks, of ribbons), void a job,
+resolve an open one, watch a live update, open and print the daily report;
+every page fits a 1366x768 screen; Indonesian formats on the page."""
 
 from __future__ import annotations
 
@@ -203,6 +203,15 @@ def test_console_in_chromium(console_daemon, browser) -> None:  # type: ignore[n
     resolved = json.loads(run_cli("--config", str(d.config), "ledger", "export", "--format",
                                   "jsonl").out.strip().splitlines()[-1])
     assert (resolved["job_id"], resolved["actor"]) == ("stuck-1", USER)
+
+    # Supplies: a delivery of ribbons through the form.
+    browser.find_element(By.LINK_TEXT, "Bahan habis pakai").click()
+    _find(browser, "#supply-receive")
+    _fits_the_screen(browser, "supplies")
+    _submit(browser, "#supply-receive", kind="ribbon-ymcko", count="2", batch="RB-2")
+    _wait(lambda: browser.find_elements(By.ID, "notice"))
+    assert d.cli("supplies", "--json")["kinds"][0]["stock"] == 3
+    assert "3" in _text(browser, "tr[data-kind='ribbon-ymcko']")
 
     # Open the daily report and print it.
     browser.find_element(By.LINK_TEXT, "Laporan").click()

@@ -25,17 +25,19 @@ from station_agent.ledger import model, open_reader, verify
 ROUTES = ["/", "/live/today", "/jobs", "/blanks", "/reports", "/reports/daily", "/login",
           "/logout", "/metrics", "/lang", "/static/console.css", "/static/../station.toml",
           "/blanks/receive", "/blanks/dispose", "/blanks/adjust", "/jobs/void",
-          "/jobs/resolve", "//", "/%00", "/blanks/receive/"]
+          "/jobs/resolve", "//", "/%00", "/blanks/receive/", "/supplies", "/supplies/receive",
+          "/supplies/install", "/supplies/finish", "/supplies/write-off"]
 FIELDS = ["csrf", "batch", "count", "first_serial", "reference", "reason", "idem", "job_id",
           "category", "outcome", "user", "password", "login_token", "date", "format", "to",
-          "back"]
+          "back", "kind", "printer", "serial"]
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Console, Station,
                                                                        Session]]:
     root = tmp_path_factory.mktemp("fuzz")
-    cfg = parse_config({"station": {"id": "fuzz-01", "timezone": "Asia/Makassar"}},
+    cfg = parse_config({"station": {"id": "fuzz-01", "timezone": "Asia/Makassar"},
+                        "supply": [{"kind": "ribbon-ymcko", "rated_yield": 500}]},
                        root / "station.toml")
     station = Station(cfg, root / "state", serve_api=False)
     station.ledger.record(model.receive("B-1", 1000))
@@ -59,6 +61,7 @@ def _form(fields: dict[str, str]) -> bytes:
 values = st.one_of(st.text(max_size=40), st.sampled_from(
     ["1", "-3", "+5", "0", "999999999999", "1.000", "issued", "spoiled", "lost", "jam",
      "other", "job-1", "B-1", "2026-11-28", "html", "csv", "en", "id", "/", "//evil",
+     "ribbon-ymcko", "p1",
      "<script>alert(1)</script>", "5371010101900001"]))
 
 
