@@ -157,16 +157,14 @@ class View:
         printers = sorted({pr for k in kinds for pr in k["printers"]})
         return {
             "kinds": [{
-                "kind": k["kind"], "part": k["part"], "low": k["low"],
+                "kind": k["kind"], "low": k["low"],
                 "stock": sp.number(k["stock"]), "installed": sp.number(k["installed"]),
                 "finished": sp.number(k["finished"]),
                 "written_off": sp.number(k["written_off"]),
                 "days_left": (sp.number(k["days_left"], 1) if k["days_left"] is not None
                               else None),
-                "run_out": sp.date(k["run_out"]) if k.get("run_out") else None,
                 "request": sp.number(k["request_quantity"]),
-                "units": [{"printer": u["printer"], "serial": u["serial"] or "",
-                           "cards": sp.number(u["cards"]),
+                "units": [{"printer": u["printer"], "cards": sp.number(u["cards"]),
                            "since": sp.datetime(u["installed_at"])}
                           for u in k["in_printers"]],
             } for k in kinds],
